@@ -1,0 +1,101 @@
+// Command zkd is the zkd server. With no arguments it runs standalone on
+// 127.0.0.1:2181 with its data in ./zkd-data; -config reads an Apache
+// ZooKeeper zoo.cfg; flags override both.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"zkd/broadcast"
+	"zkd/netio"
+	"zkd/tree"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "zkd:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("zkd", flag.ContinueOnError)
+	cfgPath := fs.String("config", "", "path of an Apache ZooKeeper zoo.cfg")
+	addr := fs.String("addr", "", "client listen address host:port (overrides clientPortAddress/clientPort)")
+	dataDir := fs.String("data", "", "data directory (overrides dataDir)")
+	tick := fs.Duration("tick", 0, "tickTime (overrides zoo.cfg)")
+	maxReq := fs.Int("max-request-bytes", 0, "largest request frame accepted (jute.maxbuffer)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	logJSON := fs.Bool("log-json", false, "log as JSON lines")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("bad -log-level: %w", err)
+	}
+	var handler slog.Handler = slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})
+	if *logJSON {
+		handler = slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})
+	}
+	logger := slog.New(handler)
+
+	cfg := defaultConfig()
+	if *cfgPath != "" {
+		f, err := os.Open(*cfgPath)
+		if err != nil {
+			return err
+		}
+		cfg, err = parseZooCfg(f, cfg)
+		f.Close()
+		if err != nil {
+			return err
+		}
+	}
+	if *addr != "" {
+		cfg.Net.Addr = *addr
+	}
+	if *dataDir != "" {
+		cfg.DataDir = *dataDir
+	}
+	if *tick > 0 {
+		cfg.Net.TickTime = *tick
+	}
+	if *maxReq > 0 {
+		cfg.Net.MaxRequestBytes = *maxReq
+	}
+	for k, v := range cfg.Extra {
+		logger.Info("zoo.cfg key not used by zkd", "key", k, "value", v)
+	}
+	if len(cfg.Servers) > 1 {
+		logger.Warn("zoo.cfg lists an ensemble; this zkd runs standalone until replication lands", "servers", len(cfg.Servers))
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+
+	// The commit step is an in-memory log until the durable engine lands.
+	srv := netio.NewServer(cfg.Net, tree.New(), &broadcast.MemLog{}, logger)
+	if err := srv.Start(); err != nil {
+		return err
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	s := <-sig
+	logger.Info("shutting down", "signal", s.String())
+	done := make(chan struct{})
+	go func() { srv.Stop(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		return fmt.Errorf("shutdown timed out")
+	}
+	logger.Info("stopped")
+	return nil
+}

@@ -1,0 +1,140 @@
+package netio
+
+import (
+	"encoding/binary"
+	"sync"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"github.com/valyala/bytebufferpool"
+
+	"zkd/netio/jute"
+	"zkd/tree"
+)
+
+const (
+	// outboundBytesMax bounds what one connection may have queued and not
+	// yet written; past it the client is too slow and is disconnected.
+	outboundBytesMax = 64 << 20
+	// outstandingWritesMax bounds one connection's writes in flight; past
+	// it the connection stops reading frames until replies catch up.
+	outstandingWritesMax = 1000
+	// deferredMax bounds reads waiting behind writes on one connection.
+	deferredMax = 10000
+)
+
+// deferredRead is a read that arrived while earlier writes of the same
+// session were in flight; it is served once writes up to barrier complete.
+type deferredRead struct {
+	barrier uint64
+	req     readReq
+}
+
+// conn is one client connection. Fields without a comment belong to the
+// connection's event loop; those in mu are shared with the pipeline.
+type conn struct {
+	id     tree.WatcherID
+	gc     gnet.Conn
+	srv    *Server
+	remote string // client IP, for ip ACLs and maxClientCnxns
+	opened time.Time
+
+	handshaken bool
+	sess       *session
+	received   uint64
+
+	mu struct {
+		sync.Mutex
+		out        *bytebufferpool.ByteBuffer
+		wakeQueued bool
+		closed     bool
+		closeAfter bool // close once out is flushed (closeSession, refused connect)
+		submitted  uint64
+		completed  uint64
+		deferred   []deferredRead
+		sent       uint64
+		lastZxid   int64
+	}
+}
+
+// enqueueLocked appends one reply frame to the outbound queue; c.mu held.
+func (c *conn) frameLocked(h *jute.ReplyHeader, body jute.Record) {
+	w := jute.Writer{B: c.mu.out.B}
+	at := w.BeginFrame()
+	h.Encode(&w)
+	if body != nil {
+		body.Encode(&w)
+	}
+	w.EndFrame(at)
+	c.mu.out.B = w.B
+	c.mu.sent++
+	if h.Zxid > c.mu.lastZxid {
+		c.mu.lastZxid = h.Zxid
+	}
+}
+
+// wakeLocked asks the event loop to flush, from another goroutine.
+func (c *conn) wakeLocked() {
+	if !c.mu.wakeQueued && !c.mu.closed {
+		c.mu.wakeQueued = true
+		_ = c.gc.Wake(nil)
+	}
+}
+
+// flush hands queued bytes to gnet; event loop only. It reports whether
+// the connection should now close.
+func (c *conn) flush() (closeNow bool) {
+	c.mu.Lock()
+	b := c.mu.out
+	if len(b.B) == 0 {
+		c.mu.wakeQueued = false
+		closeNow = c.mu.closeAfter
+		c.mu.Unlock()
+		return closeNow
+	}
+	c.mu.out = bytebufferpool.Get()
+	c.mu.wakeQueued = false
+	closeNow = c.mu.closeAfter
+	c.mu.Unlock()
+	_, err := c.gc.Write(b.B)
+	bytebufferpool.Put(b)
+	if err != nil {
+		return true
+	}
+	if c.gc.OutboundBuffered() > outboundBytesMax {
+		c.srv.log.Warn("closing slow client: outbound queue over limit",
+			"client", c.remote, "session", sessionHex(c.sessionID()), "bytes", c.gc.OutboundBuffered())
+		return true
+	}
+	return closeNow
+}
+
+func (c *conn) sessionID() int64 {
+	if c.sess == nil {
+		return 0
+	}
+	return c.sess.id
+}
+
+// readFrame returns the next whole frame (without its length prefix) or
+// nil when more bytes are needed. bad is set for a frame that must close
+// the connection.
+func (c *conn) readFrame() (frame []byte, size int, bad string) {
+	n := c.gc.InboundBuffered()
+	if n < 4 {
+		return nil, 0, ""
+	}
+	head, _ := c.gc.Peek(4)
+	length := int(int32(binary.BigEndian.Uint32(head)))
+	if length < 0 || length > c.srv.cfg.MaxRequestBytes {
+		return nil, 0, "frame length out of range"
+	}
+	if n < 4+length {
+		return nil, 0, ""
+	}
+	buf, err := c.gc.Peek(4 + length)
+	if err != nil {
+		return nil, 0, "short read"
+	}
+	return buf[4:], 4 + length, ""
+}

@@ -1,0 +1,463 @@
+package tree
+
+import (
+	"sort"
+
+	"zkd/netio/jute"
+)
+
+// nodeID addresses a node in the slab; 0 is nil.
+type nodeID uint32
+
+const (
+	chunkShift = 10
+	chunkSize  = 1 << chunkShift
+)
+
+// node is one znode. Nodes live in fixed-size chunks so that growing the
+// tree never moves a node and a reference is a uint32, not a pointer the
+// garbage collector must trace per node.
+type node struct {
+	parent   nodeID
+	acl      uint32 // aclCache reference
+	name     string
+	data     []byte
+	children map[string]nodeID // nil while childless
+
+	czxid, mzxid, pzxid int64
+	ctime, mtime        int64
+	owner               int64
+	version             int32
+	cversion            int32
+	aversion            int32
+}
+
+// Tree is the znode database. It is not safe for concurrent use: the
+// caller runs Apply with reads excluded (netio uses a RWMutex: reads share
+// it, Apply holds it alone). Watches has its own lock so reads may register
+// watches while sharing the tree.
+type Tree struct {
+	chunks [][]node
+	free   []nodeID
+	next   nodeID
+
+	paths      map[string]nodeID
+	acls       aclCache
+	ephemerals map[int64]map[string]struct{}
+	containers map[string]struct{}
+	ttls       map[string]struct{}
+	sessions   map[int64]int32 // live sessions and their timeouts (ms)
+
+	Watches *Watches
+
+	lastZxid  int64
+	dataBytes int64
+}
+
+// New returns a tree holding "/" and "/zookeeper" (with "/zookeeper/quota"
+// and "/zookeeper/config"), as a fresh Apache ZooKeeper has.
+func New() *Tree {
+	t := &Tree{
+		paths:      make(map[string]nodeID),
+		acls:       newACLCache(),
+		ephemerals: make(map[int64]map[string]struct{}),
+		containers: make(map[string]struct{}),
+		ttls:       make(map[string]struct{}),
+		sessions:   make(map[int64]int32),
+		Watches:    newWatches(),
+		next:       1,
+	}
+	root := t.alloc()
+	t.node(root).acl = t.acls.intern(OpenACLUnsafe)
+	t.paths["/"] = root
+	t.addSystemNode("/zookeeper", OpenACLUnsafe)
+	t.addSystemNode("/zookeeper/quota", OpenACLUnsafe)
+	t.addSystemNode("/zookeeper/config", ReadACLUnsafe)
+	return t
+}
+
+func (t *Tree) addSystemNode(path string, acl []jute.ACL) {
+	parentPath, name := SplitPath(path)
+	pid := t.paths[parentPath]
+	id := t.alloc()
+	n := t.node(id)
+	n.parent, n.name, n.acl = pid, name, t.acls.intern(acl)
+	p := t.node(pid)
+	if p.children == nil {
+		p.children = make(map[string]nodeID)
+	}
+	p.children[name] = id
+	t.paths[path] = id
+}
+
+func (t *Tree) node(id nodeID) *node {
+	return &t.chunks[id>>chunkShift][id&(chunkSize-1)]
+}
+
+func (t *Tree) alloc() nodeID {
+	if n := len(t.free); n > 0 {
+		id := t.free[n-1]
+		t.free = t.free[:n-1]
+		return id
+	}
+	id := t.next
+	t.next++
+	if int(id>>chunkShift) >= len(t.chunks) {
+		t.chunks = append(t.chunks, make([]node, chunkSize))
+	}
+	return id
+}
+
+func (t *Tree) release(id nodeID) {
+	*t.node(id) = node{}
+	t.free = append(t.free, id)
+}
+
+// LastZxid is the zxid of the last transaction applied.
+func (t *Tree) LastZxid() int64 { return t.lastZxid }
+
+// NodeCount is the number of znodes, "/" included.
+func (t *Tree) NodeCount() int { return len(t.paths) }
+
+// DataBytes approximates the bytes of data and paths held (mntr's
+// approximate_data_size).
+func (t *Tree) DataBytes() int64 { return t.dataBytes }
+
+// Node is a read handle to a znode. It is valid until the next Apply.
+type Node struct {
+	t  *Tree
+	id nodeID
+}
+
+// Get looks up a node by path.
+func (t *Tree) Get(path string) (Node, bool) {
+	id, ok := t.paths[path]
+	return Node{t, id}, ok
+}
+
+// Stat returns the node's full Stat.
+func (n Node) Stat() jute.Stat {
+	x := n.t.node(n.id)
+	return jute.Stat{
+		Czxid: x.czxid, Mzxid: x.mzxid, Pzxid: x.pzxid,
+		Ctime: x.ctime, Mtime: x.mtime,
+		Version: x.version, Cversion: x.cversion, Aversion: x.aversion,
+		EphemeralOwner: clientOwner(x.owner),
+		DataLength:     int32(len(x.data)),
+		NumChildren:    int32(len(x.children)),
+	}
+}
+
+// clientOwner hides container and TTL encodings from clients: ZooKeeper
+// reports ephemeralOwner 0 for them.
+func clientOwner(owner int64) int64 {
+	if jute.IsEphemeralOwner(owner) {
+		return owner
+	}
+	return 0
+}
+
+// Data returns the node's data; the caller must not modify or keep it.
+func (n Node) Data() []byte { return n.t.node(n.id).data }
+
+// ACL returns the node's ACL; the caller must not modify it.
+func (n Node) ACL() []jute.ACL { return n.t.acls.get(n.t.node(n.id).acl) }
+
+// NumChildren returns the number of children.
+func (n Node) NumChildren() int { return len(n.t.node(n.id).children) }
+
+// Owner returns the ephemeralOwner field.
+func (n Node) Owner() int64 { return n.t.node(n.id).owner }
+
+// Children appends the sorted child names to dst.
+func (n Node) Children(dst []string) []string {
+	start := len(dst)
+	for name := range n.t.node(n.id).children {
+		dst = append(dst, name)
+	}
+	sort.Strings(dst[start:])
+	return dst
+}
+
+// CountDescendants returns the number of nodes below n
+// (getAllChildrenNumber).
+func (n Node) CountDescendants() int {
+	total := 0
+	var walk func(id nodeID)
+	walk = func(id nodeID) {
+		for _, c := range n.t.node(id).children {
+			total++
+			walk(c)
+		}
+	}
+	walk(n.id)
+	return total
+}
+
+// Ephemerals returns the sorted paths of the ephemerals owned by session.
+func (t *Tree) Ephemerals(session int64) []string {
+	out := make([]string, 0, len(t.ephemerals[session]))
+	for p := range t.ephemerals[session] {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// EphemeralCount returns the number of ephemeral nodes (mntr).
+func (t *Tree) EphemeralCount() int {
+	n := 0
+	for _, s := range t.ephemerals {
+		n += len(s)
+	}
+	return n
+}
+
+// EphemeralsBySession returns every session's sorted ephemerals (dump).
+func (t *Tree) EphemeralsBySession() map[int64][]string {
+	out := make(map[int64][]string, len(t.ephemerals))
+	for s := range t.ephemerals {
+		out[s] = t.Ephemerals(s)
+	}
+	return out
+}
+
+// Sessions returns the live sessions and their timeouts.
+func (t *Tree) Sessions() map[int64]int32 {
+	out := make(map[int64]int32, len(t.sessions))
+	for s, to := range t.sessions {
+		out[s] = to
+	}
+	return out
+}
+
+// HasSession reports whether session is live in the tree.
+func (t *Tree) HasSession(session int64) bool {
+	_, ok := t.sessions[session]
+	return ok
+}
+
+// Containers returns the sorted paths of container nodes.
+func (t *Tree) Containers() []string { return sortedKeys(t.containers) }
+
+// TTLNodes returns the sorted paths of TTL nodes.
+func (t *Tree) TTLNodes() []string { return sortedKeys(t.ttls) }
+
+func sortedKeys(m map[string]struct{}) []string {
+	out := make([]string, 0, len(m))
+	for p := range m {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Result is what applying a transaction produced, for the reply.
+type Result struct {
+	Op    jute.Op  // the transaction type; OpError for a failed op
+	Err   jute.Err // ErrOK on success
+	Path  string   // the node's path (final sequential name for creates)
+	Stat  jute.Stat
+	Multi []Result
+}
+
+// Apply applies one committed transaction and appends the watch events it
+// fires to ev, in the order ZooKeeper fires them. Apply is deterministic:
+// the same tree and txn give the same tree and events. Applying a txn whose
+// effect the tree already holds (replay over a fuzzy snapshot) leaves the
+// tree unchanged but for the parent's pzxid/cversion taking their maximum.
+func (t *Tree) Apply(x *Txn, ev []Event) (Result, []Event) {
+	if x.Zxid > t.lastZxid {
+		t.lastZxid = x.Zxid
+	}
+	return t.apply(x, ev)
+}
+
+func (t *Tree) apply(x *Txn, ev []Event) (Result, []Event) {
+	res := Result{Op: x.Type, Path: x.Path}
+	switch {
+	case IsCreate(x.Type):
+		res.Err, res.Stat, ev = t.applyCreate(x, ev)
+	case x.Type == jute.OpDelete || x.Type == jute.OpDeleteContainer:
+		res.Err, ev = t.applyDelete(x.Path, x.Zxid, ev)
+	case x.Type == jute.OpSetData:
+		res.Err, res.Stat, ev = t.applySetData(x, ev)
+	case x.Type == jute.OpSetACL:
+		res.Err, res.Stat = t.applySetACL(x)
+	case x.Type == jute.OpCheck:
+		if n, ok := t.Get(x.Path); ok {
+			res.Stat = n.Stat()
+		} else {
+			res.Err = jute.ErrNoNode
+		}
+	case x.Type == jute.OpError:
+		res.Err = x.Err
+	case x.Type == jute.OpCreateSession:
+		t.sessions[x.Session] = x.Timeout
+	case x.Type == jute.OpCloseSession:
+		ev = t.applyCloseSession(x, ev)
+	case x.Type == jute.OpMulti:
+		res, ev = t.applyMulti(x, ev)
+	}
+	return res, ev
+}
+
+func (t *Tree) applyCreate(x *Txn, ev []Event) (jute.Err, jute.Stat, []Event) {
+	parentPath, name := SplitPath(x.Path)
+	pid, ok := t.paths[parentPath]
+	if !ok || name == "" {
+		return jute.ErrNoNode, jute.Stat{}, ev
+	}
+	p := t.node(pid)
+	if _, exists := p.children[name]; exists {
+		return jute.ErrNodeExists, jute.Stat{}, ev
+	}
+	id := t.alloc()
+	p = t.node(pid) // alloc may have grown the slab
+	n := t.node(id)
+	*n = node{
+		parent: pid, name: name, data: x.Data, acl: t.acls.intern(x.ACL),
+		czxid: x.Zxid, mzxid: x.Zxid, pzxid: x.Zxid,
+		ctime: x.Time, mtime: x.Time, owner: x.Owner,
+	}
+	if p.children == nil {
+		p.children = make(map[string]nodeID)
+	}
+	p.children[name] = id
+	if x.Version > p.cversion {
+		p.cversion = x.Version
+		p.pzxid = x.Zxid
+	}
+	t.paths[x.Path] = id
+	t.dataBytes += int64(len(x.Path) + len(x.Data))
+	switch {
+	case x.Owner == jute.ContainerEphemeralOwner:
+		t.containers[x.Path] = struct{}{}
+	case jute.IsTTLOwner(x.Owner):
+		t.ttls[x.Path] = struct{}{}
+	case x.Owner != 0:
+		s := t.ephemerals[x.Owner]
+		if s == nil {
+			s = make(map[string]struct{})
+			t.ephemerals[x.Owner] = s
+		}
+		s[x.Path] = struct{}{}
+	}
+	stat := Node{t, id}.Stat()
+	t.Watches.mu.Lock()
+	ev, _ = t.Watches.fire(false, x.Path, jute.EventNodeCreated, nil, ev)
+	ev, _ = t.Watches.fire(true, parentPath, jute.EventNodeChildrenChanged, nil, ev)
+	t.Watches.mu.Unlock()
+	return jute.ErrOK, stat, ev
+}
+
+func (t *Tree) applyDelete(path string, zxid int64, ev []Event) (jute.Err, []Event) {
+	parentPath, name := SplitPath(path)
+	pid, ok := t.paths[parentPath]
+	if !ok || name == "" {
+		return jute.ErrNoNode, ev
+	}
+	id, ok := t.paths[path]
+	if !ok {
+		// Replay over a fuzzy snapshot: the child is gone already, but
+		// the parent's pzxid must still advance, as in ZooKeeper.
+		if p := t.node(pid); zxid > p.pzxid {
+			p.pzxid = zxid
+		}
+		return jute.ErrNoNode, ev
+	}
+	n := t.node(id)
+	if len(n.children) > 0 {
+		return jute.ErrNotEmpty, ev
+	}
+	p := t.node(pid)
+	delete(p.children, name)
+	if len(p.children) == 0 {
+		p.children = nil
+	}
+	if zxid > p.pzxid {
+		p.pzxid = zxid
+	}
+	delete(t.paths, path)
+	t.dataBytes -= int64(len(path) + len(n.data))
+	t.acls.release(n.acl)
+	switch {
+	case n.owner == jute.ContainerEphemeralOwner:
+		delete(t.containers, path)
+	case jute.IsTTLOwner(n.owner):
+		delete(t.ttls, path)
+	case n.owner != 0:
+		if s := t.ephemerals[n.owner]; s != nil {
+			delete(s, path)
+			if len(s) == 0 {
+				delete(t.ephemerals, n.owner)
+			}
+		}
+	}
+	t.release(id)
+	t.Watches.mu.Lock()
+	ev, processed := t.Watches.fire(false, path, jute.EventNodeDeleted, nil, ev)
+	ev, _ = t.Watches.fire(true, path, jute.EventNodeDeleted, processed, ev)
+	ev, _ = t.Watches.fire(true, parentPath, jute.EventNodeChildrenChanged, nil, ev)
+	t.Watches.mu.Unlock()
+	return jute.ErrOK, ev
+}
+
+func (t *Tree) applySetData(x *Txn, ev []Event) (jute.Err, jute.Stat, []Event) {
+	id, ok := t.paths[x.Path]
+	if !ok {
+		return jute.ErrNoNode, jute.Stat{}, ev
+	}
+	n := t.node(id)
+	t.dataBytes += int64(len(x.Data) - len(n.data))
+	n.data = x.Data
+	n.version = x.Version
+	n.mzxid = x.Zxid
+	n.mtime = x.Time
+	stat := Node{t, id}.Stat()
+	t.Watches.mu.Lock()
+	ev, _ = t.Watches.fire(false, x.Path, jute.EventNodeDataChanged, nil, ev)
+	t.Watches.mu.Unlock()
+	return jute.ErrOK, stat, ev
+}
+
+func (t *Tree) applySetACL(x *Txn) (jute.Err, jute.Stat) {
+	id, ok := t.paths[x.Path]
+	if !ok {
+		return jute.ErrNoNode, jute.Stat{}
+	}
+	n := t.node(id)
+	old := n.acl
+	n.acl = t.acls.intern(x.ACL)
+	t.acls.release(old)
+	n.aversion = x.Version
+	return jute.ErrOK, Node{t, id}.Stat()
+}
+
+func (t *Tree) applyCloseSession(x *Txn, ev []Event) []Event {
+	for _, p := range x.Paths {
+		_, ev = t.applyDelete(p, x.Zxid, ev)
+	}
+	// Whatever the index still holds for the session (there should be
+	// nothing) goes too, so no ephemeral outlives its session.
+	for _, p := range t.Ephemerals(x.Session) {
+		_, ev = t.applyDelete(p, x.Zxid, ev)
+	}
+	delete(t.sessions, x.Session)
+	return ev
+}
+
+// applyMulti applies all sub-transactions, or none when the multi failed
+// in prepare (it then holds only error txns and reports their codes).
+func (t *Tree) applyMulti(x *Txn, ev []Event) (Result, []Event) {
+	res := Result{Op: jute.OpMulti, Multi: make([]Result, len(x.Ops))}
+	for i := range x.Ops {
+		sub := &x.Ops[i]
+		sub.Zxid, sub.Time, sub.Session, sub.Cxid = x.Zxid, x.Time, x.Session, x.Cxid
+		res.Multi[i], ev = t.apply(sub, ev)
+		if res.Multi[i].Err != jute.ErrOK && res.Err == jute.ErrOK {
+			res.Err = res.Multi[i].Err
+		}
+	}
+	return res, ev
+}

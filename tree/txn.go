@@ -1,0 +1,156 @@
+package tree
+
+import (
+	"errors"
+
+	"zkd/netio/jute"
+)
+
+// Txn is one transaction: the idempotent result of preparing a write
+// request. It carries final values (the new version, the final sequential
+// name, the parent's new cversion, the zxid and the time), so that applying
+// it needs nothing but the tree, and applying it twice leaves the tree as
+// applying it once.
+type Txn struct {
+	Zxid    int64
+	Time    int64 // milliseconds since the epoch, chosen by the leader
+	Session int64
+	Cxid    int32
+	Type    jute.Op
+
+	Path    string
+	Data    []byte
+	ACL     []jute.ACL
+	Owner   int64    // create: the node's ephemeralOwner (session, container or TTL)
+	Version int32    // create: parent's new cversion; setData/setACL: the new version; check: the expected one
+	Err     jute.Err // OpError: the error this op (or this failed multi op) reports
+	Timeout int32    // createSession: negotiated timeout in ms
+	Paths   []string // closeSession: the session's ephemerals, deleted in this order
+	Ops     []Txn    // multi: sub-transactions
+}
+
+// IsCreate reports whether op creates a node.
+func IsCreate(op jute.Op) bool {
+	return op == jute.OpCreate || op == jute.OpCreate2 || op == jute.OpCreateContainer || op == jute.OpCreateTTL
+}
+
+// ErrBadTxn is returned when an encoded transaction cannot be decoded.
+var ErrBadTxn = errors.New("tree: malformed transaction")
+
+// maxTxnDepth bounds multi nesting when decoding; ZooKeeper never nests.
+const maxTxnDepth = 1
+
+// Encode appends the transaction to w. The layout is ours (zkd's log and
+// peer protocol), built from jute primitives.
+func (t *Txn) Encode(w *jute.Writer) {
+	w.Long(t.Zxid)
+	w.Long(t.Time)
+	w.Long(t.Session)
+	w.Int(t.Cxid)
+	w.Int(int32(t.Type))
+	t.encodeBody(w)
+}
+
+func (t *Txn) encodeBody(w *jute.Writer) {
+	switch {
+	case IsCreate(t.Type):
+		w.String(t.Path)
+		w.Buffer(t.Data)
+		w.ACLs(t.ACL)
+		w.Long(t.Owner)
+		w.Int(t.Version)
+	case t.Type == jute.OpDelete || t.Type == jute.OpDeleteContainer:
+		w.String(t.Path)
+	case t.Type == jute.OpSetData:
+		w.String(t.Path)
+		w.Buffer(t.Data)
+		w.Int(t.Version)
+	case t.Type == jute.OpSetACL:
+		w.String(t.Path)
+		w.ACLs(t.ACL)
+		w.Int(t.Version)
+	case t.Type == jute.OpCheck:
+		w.String(t.Path)
+		w.Int(t.Version)
+	case t.Type == jute.OpError:
+		w.Int(int32(t.Err))
+	case t.Type == jute.OpCreateSession:
+		w.Int(t.Timeout)
+	case t.Type == jute.OpCloseSession:
+		w.Strings(t.Paths)
+	case t.Type == jute.OpMulti:
+		w.Int(int32(len(t.Ops)))
+		for i := range t.Ops {
+			w.Int(int32(t.Ops[i].Type))
+			t.Ops[i].encodeBody(w)
+		}
+	}
+}
+
+// Decode reads a transaction written by Encode.
+func (t *Txn) Decode(r *jute.Reader) {
+	t.Zxid = r.Long()
+	t.Time = r.Long()
+	t.Session = r.Long()
+	t.Cxid = r.Int()
+	t.Type = jute.Op(r.Int())
+	t.decodeBody(r, 0)
+}
+
+func (t *Txn) decodeBody(r *jute.Reader, depth int) {
+	switch {
+	case IsCreate(t.Type):
+		t.Path = r.String()
+		t.Data = r.Buffer()
+		t.ACL = r.ACLs()
+		t.Owner = r.Long()
+		t.Version = r.Int()
+	case t.Type == jute.OpDelete || t.Type == jute.OpDeleteContainer:
+		t.Path = r.String()
+	case t.Type == jute.OpSetData:
+		t.Path = r.String()
+		t.Data = r.Buffer()
+		t.Version = r.Int()
+	case t.Type == jute.OpSetACL:
+		t.Path = r.String()
+		t.ACL = r.ACLs()
+		t.Version = r.Int()
+	case t.Type == jute.OpCheck:
+		t.Path = r.String()
+		t.Version = r.Int()
+	case t.Type == jute.OpError:
+		t.Err = jute.Err(r.Int())
+	case t.Type == jute.OpCreateSession:
+		t.Timeout = r.Int()
+	case t.Type == jute.OpCloseSession:
+		t.Paths = r.Strings()
+	case t.Type == jute.OpMulti && depth < maxTxnDepth:
+		n := int(r.Int())
+		if n < 0 || n > r.Len()/4 {
+			r.Reset(nil)
+			_ = r.Int() // makes the error sticky
+			return
+		}
+		t.Ops = make([]Txn, n)
+		for i := range t.Ops {
+			t.Ops[i].Type = jute.Op(r.Int())
+			t.Ops[i].Zxid, t.Ops[i].Time, t.Ops[i].Session, t.Ops[i].Cxid = t.Zxid, t.Time, t.Session, t.Cxid
+			t.Ops[i].decodeBody(r, depth+1)
+		}
+	case t.Type == jute.OpSync:
+	default:
+		r.Reset(nil)
+		_ = r.Int()
+	}
+}
+
+// DecodeTxn decodes one transaction from b.
+func DecodeTxn(b []byte) (Txn, error) {
+	var t Txn
+	r := jute.NewReader(b)
+	t.Decode(r)
+	if r.Err() != nil {
+		return Txn{}, ErrBadTxn
+	}
+	return t, nil
+}
