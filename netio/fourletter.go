@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-
 )
 
 // Version is what srvr, stat and envi report; clients that parse it see a
