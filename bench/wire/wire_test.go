@@ -1,0 +1,63 @@
+package wire_test
+
+import (
+	"io"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	"zkd/bench/wire"
+	"zkd/broadcast"
+	"zkd/netio"
+	"zkd/netio/jute"
+	"zkd/tree"
+)
+
+func startZkd(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	srv := netio.NewServer(netio.Config{Addr: addr, TickTime: 100 * time.Millisecond},
+		tree.New(), &broadcast.MemLog{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	return addr
+}
+
+func TestCallAndPipeline(t *testing.T) {
+	addr := startZkd(t)
+	c, err := wire.Dial(addr, wire.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseSession()
+	var created jute.PathResponse
+	hdr, err := c.Call(jute.OpCreate, &jute.CreateRequest{Path: "/w", Data: []byte("v"), ACL: tree.OpenACLUnsafe}, &created)
+	if err != nil || hdr.Err != jute.ErrOK || created.Path != "/w" {
+		t.Fatalf("create: %v %v %q", err, hdr.Err, created.Path)
+	}
+	// Pipelined: setData then getData, sent together; the read must see the write.
+	x1, _ := c.Send(jute.OpSetData, &jute.SetDataRequest{Path: "/w", Data: []byte("v2"), Version: -1})
+	x2, _ := c.Send(jute.OpGetData, &jute.PathWatchRequest{Path: "/w"})
+	if err := c.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if h, _, err := c.Recv(); err != nil || h.Xid != x1 || h.Err != jute.ErrOK {
+		t.Fatalf("setData reply: %+v %v", h, err)
+	}
+	h, body, err := c.Recv()
+	if err != nil || h.Xid != x2 {
+		t.Fatalf("getData reply: %+v %v", h, err)
+	}
+	var got jute.GetDataResponse
+	if err := jute.Unmarshal(body, &got); err != nil || string(got.Data) != "v2" || got.Stat.Version != 1 {
+		t.Fatalf("getData: %v %q v%d", err, got.Data, got.Stat.Version)
+	}
+}
