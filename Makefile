@@ -1,0 +1,46 @@
+# zkd — see README.md. Targets are short enough for CI except where noted.
+GO      ?= go
+PKGS    := ./...
+FUZZTIME ?= 30s
+
+.PHONY: build run test test-short vet fuzz bench bench-go clean
+
+build:
+	$(GO) build -o bin/zkd ./cmd/zkd
+	$(GO) build -o bin/zkbench ./cmd/zkbench
+
+# Standalone on 127.0.0.1:2181 with data in ./zkd-data.
+run:
+	$(GO) run ./cmd/zkd
+
+# The CI suite: vet, then every test with the race detector. Tests against
+# Apache ZooKeeper need the Debian packages zookeeper and zookeeper-bin.
+test: vet
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+test-short:
+	$(GO) test -count=1 -short $(PKGS)
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1)
+	$(GO) vet $(PKGS)
+
+# Every fuzz target for FUZZTIME each (long; not part of test).
+fuzz:
+	@for pkg in $$($(GO) list $(PKGS)); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+# Go micro-benchmarks of the hot paths.
+bench-go:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+# Side-by-side load test against Apache ZooKeeper (see BENCHMARKS.md).
+bench:
+	$(GO) run ./cmd/zkbench -target both
+
+clean:
+	rm -rf bin zkd-data
