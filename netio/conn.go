@@ -37,6 +37,7 @@ type conn struct {
 	gc     gnet.Conn
 	srv    *Server
 	remote string // client IP, for ip ACLs and maxClientCnxns
+	peer   string // client ip:port, for cons
 	opened time.Time
 
 	handshaken bool
@@ -96,9 +97,13 @@ func (c *conn) flush() (closeNow bool) {
 	c.mu.wakeQueued = false
 	closeNow = c.mu.closeAfter
 	c.mu.Unlock()
+	if closeNow {
+		c.srv.log.Debug("closing connection after its last reply", "client", c.remote, "session", sessionHex(c.sessionID()))
+	}
 	_, err := c.gc.Write(b.B)
 	bytebufferpool.Put(b)
 	if err != nil {
+		c.srv.log.Debug("closing connection: write failed", "client", c.remote, "session", sessionHex(c.sessionID()), "err", err)
 		return true
 	}
 	if c.gc.OutboundBuffered() > outboundBytesMax {

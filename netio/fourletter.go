@@ -217,10 +217,11 @@ func (srv *Server) writeConnections(b *strings.Builder) {
 	for _, c := range srv.connList() {
 		c.mu.Lock()
 		queued, sent, last := c.mu.submitted-c.mu.completed, c.mu.sent, c.mu.lastZxid
+		outBytes, wake, deferred := len(c.mu.out.B), c.mu.wakeQueued, len(c.mu.deferred)
 		c.mu.Unlock()
-		fmt.Fprintf(b, " /%s:%s[1](queued=%d,recved=%d,sent=%d,sid=%s,lzxid=%s,est=%d)\n",
-			c.remote, portOf(c.gc.RemoteAddr().String()), queued, c.received, sent,
-			sessionHex(c.sessionID()), zxidHex(last), c.opened.UnixMilli())
+		fmt.Fprintf(b, " /%s[1](queued=%d,recved=%d,sent=%d,sid=%s,lzxid=%s,est=%d,outbuf=%d,wake=%t,deferred=%d)\n",
+			c.peer, queued, c.received, sent,
+			sessionHex(c.sessionID()), zxidHex(last), c.opened.UnixMilli(), outBytes, wake, deferred)
 	}
 }
 

@@ -184,7 +184,7 @@ func (srv *Server) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	c := &conn{id: tree.WatcherID(srv.nextID.Add(1)), gc: gc, srv: srv, opened: time.Now()}
 	c.mu.out = bytebufferpool.Get()
 	if addr, ok := gc.RemoteAddr().(*net.TCPAddr); ok {
-		c.remote = addr.IP.String()
+		c.remote, c.peer = addr.IP.String(), addr.String()
 	}
 	srv.connsMu.Lock()
 	if srv.cfg.MaxClientCnxns > 0 && srv.perIP[c.remote] >= srv.cfg.MaxClientCnxns {
@@ -201,11 +201,12 @@ func (srv *Server) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 
 // OnClose forgets a connection: its watches go, its session stays until it
 // expires or the client reconnects.
-func (srv *Server) OnClose(gc gnet.Conn, _ error) gnet.Action {
+func (srv *Server) OnClose(gc gnet.Conn, err error) gnet.Action {
 	c, ok := gc.Context().(*conn)
 	if !ok {
 		return gnet.None
 	}
+	srv.log.Debug("connection closed", "client", c.remote, "session", sessionHex(c.sessionID()), "err", err)
 	c.mu.Lock()
 	c.mu.closed = true
 	bytebufferpool.Put(c.mu.out)
@@ -229,6 +230,7 @@ func (srv *Server) OnClose(gc gnet.Conn, _ error) gnet.Action {
 func (srv *Server) OnTraffic(gc gnet.Conn) gnet.Action {
 	c, ok := gc.Context().(*conn)
 	if !ok {
+		srv.log.Debug("traffic on a connection without context")
 		return gnet.Close
 	}
 	if c.flush() {

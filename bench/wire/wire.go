@@ -141,6 +141,9 @@ func (c *Conn) SendRaw(b []byte) error {
 	return err
 }
 
+// Buffered is the number of received bytes not yet consumed by Recv.
+func (c *Conn) Buffered() int { return c.br.Buffered() }
+
 // Flush sends everything queued.
 func (c *Conn) Flush() error { return c.bw.Flush() }
 
@@ -150,7 +153,7 @@ func (c *Conn) readFrame() ([]byte, error) {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return nil, ErrClosed
 		}
-		return nil, err
+		return nil, fmt.Errorf("wire: reading frame header: %w", err)
 	}
 	n := int(int32(binary.BigEndian.Uint32(head[:])))
 	if n < 0 || n > maxFrame {
@@ -161,7 +164,7 @@ func (c *Conn) readFrame() ([]byte, error) {
 	}
 	c.rb = c.rb[:n]
 	if _, err := io.ReadFull(c.br, c.rb); err != nil {
-		return nil, ErrClosed
+		return nil, fmt.Errorf("%w: reading a %d-byte frame: %v", ErrClosed, n, err)
 	}
 	return c.rb, nil
 }

@@ -11,9 +11,11 @@
 //     4-byte big-endian length (AppendFrame helps).
 //  2. Decode reads from a Reader over one whole frame. Errors are sticky:
 //     decode a whole record, then check Reader.Err once.
-//  3. A Reader never allocates more than the bytes it was given: a length
-//     prefix larger than what remains is ErrShort, so a hostile frame
-//     cannot make the server allocate gigabytes.
+//  3. A length prefix larger than what remains is ErrShort before anything
+//     is allocated, so a hostile frame cannot make the server allocate
+//     gigabytes. Decoding may still allocate a small multiple of the frame
+//     (vectors of records are larger in memory than on the wire); the frame
+//     limit (jute.maxbuffer) bounds that.
 //
 // Cost: encoding appends into a caller-owned slice (no allocation once the
 // slice has grown); decoding allocates only the strings and byte slices a

@@ -40,15 +40,17 @@ func (x *MultiRequest) Encode(w *Writer) {
 		h.Encode(w)
 		switch op.Op {
 		case OpCreate, OpCreate2, OpCreateContainer, OpCreateTTL:
-			op.Create.HasTTL = op.Op == OpCreateTTL
-			op.Create.Encode(w)
+			c := op.Create // a copy: Encode must not write to the caller's record
+			c.HasTTL = op.Op == OpCreateTTL
+			c.Encode(w)
 		case OpDelete, OpCheck:
 			op.Delete.Encode(w)
 		case OpSetData:
 			op.SetData.Encode(w)
 		case OpGetData, OpGetChildren:
-			// multiRead ops carry only a path on the wire.
-			w.String(op.Read.Path)
+			// multiRead ops are whole GetDataRequest/GetChildrenRequest
+			// records (path and a watch flag the server ignores).
+			op.Read.Encode(w)
 		}
 	}
 	end := MultiHeader{Type: -1, Done: true, Err: -1}
@@ -79,7 +81,7 @@ func (x *MultiRequest) Decode(r *Reader) {
 		case OpSetData:
 			op.SetData.Decode(r)
 		case OpGetData, OpGetChildren:
-			op.Read.Path = r.String()
+			op.Read.Decode(r)
 		default:
 			r.fail(ErrUnsupportedOp)
 			return
@@ -152,7 +154,9 @@ func (x *MultiResponse) Decode(r *Reader) {
 			r.fail(ErrShort)
 			return
 		}
-		res := MultiResult{Op: h.Type, Err: h.Err}
+		// A successful result's header error means nothing (Java ignores
+		// it; Encode writes 0), so only an error result keeps one.
+		res := MultiResult{Op: h.Type}
 		switch h.Type {
 		case OpCreate:
 			res.Path = r.String()

@@ -120,8 +120,8 @@ func (x *ConnectRequest) Decode(r *Reader) {
 	}
 }
 
-// ConnectResponse answers a ConnectRequest. ReadOnly is written only when
-// the request carried it.
+// ConnectResponse answers a ConnectRequest. ReadOnly is always written, as
+// Apache ZooKeeper does; old clients ignore the extra byte.
 type ConnectResponse struct {
 	ProtocolVersion int32
 	TimeOut         int32
@@ -435,5 +435,8 @@ func (x *WhoAmIResponse) Decode(r *Reader) {
 	for i := range x.Infos {
 		x.Infos[i].AuthScheme = r.String()
 		x.Infos[i].User = r.String()
+	}
+	if r.err != nil {
+		x.Infos = nil
 	}
 }
