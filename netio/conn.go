@@ -3,6 +3,7 @@ package netio
 import (
 	"encoding/binary"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -41,8 +42,9 @@ type conn struct {
 	opened time.Time
 
 	handshaken bool
-	sess       *session
-	received   uint64
+	sess       *session      // set once, at the handshake, on the event loop
+	sid        atomic.Int64  // sess.id, for readers on other goroutines
+	received   atomic.Uint64 // frames received, for cons
 
 	mu struct {
 		sync.Mutex
@@ -114,11 +116,12 @@ func (c *conn) flush() (closeNow bool) {
 	return closeNow
 }
 
-func (c *conn) sessionID() int64 {
-	if c.sess == nil {
-		return 0
-	}
-	return c.sess.id
+func (c *conn) sessionID() int64 { return c.sid.Load() }
+
+// setSession binds the connection to s (event loop, at the handshake).
+func (c *conn) setSession(s *session) {
+	c.sess = s
+	c.sid.Store(s.id)
 }
 
 // readFrame returns the next whole frame (without its length prefix) or

@@ -127,7 +127,7 @@ func (srv *Server) fourLetterOutput(word string) string {
 		sort.Slice(sessions, func(i, j int) bool { return sessions[i].id < sessions[j].id })
 		fmt.Fprintf(&b, "Session Sets (%d):\n", len(sessions))
 		for _, s := range sessions {
-			fmt.Fprintf(&b, "%s\t%dms\n", sessionHex(s.id), s.timeoutMs)
+			fmt.Fprintf(&b, "%s\t%dms\n", sessionHex(s.id), s.timeoutMs.Load())
 		}
 		b.WriteString("ephemeral nodes dump:\n")
 		srv.treeMu.RLock()
@@ -220,7 +220,7 @@ func (srv *Server) writeConnections(b *strings.Builder) {
 		outBytes, wake, deferred := len(c.mu.out.B), c.mu.wakeQueued, len(c.mu.deferred)
 		c.mu.Unlock()
 		fmt.Fprintf(b, " /%s[1](queued=%d,recved=%d,sent=%d,sid=%s,lzxid=%s,est=%d,outbuf=%d,wake=%t,deferred=%d)\n",
-			c.peer, queued, c.received, sent,
+			c.peer, queued, c.received.Load(), sent,
 			sessionHex(c.sessionID()), zxidHex(last), c.opened.UnixMilli(), outBytes, wake, deferred)
 	}
 }

@@ -100,7 +100,7 @@ func NewServer(cfg Config, t *tree.Tree, log broadcast.Log, logger *slog.Logger)
 	// Sessions that were live in the tree (a restored database) get a full
 	// timeout to reconnect before they expire.
 	for id, timeout := range t.Sessions() {
-		s := &session{id: id, timeoutMs: timeout}
+		s := newSession(id, timeout)
 		s.created.Store(true)
 		s.touch(time.Now())
 		srv.sessions.put(s)
@@ -283,7 +283,7 @@ func (srv *Server) connByWatcher(id tree.WatcherID) *conn {
 // handleFrame handles one frame; a non-empty result closes the connection.
 func (srv *Server) handleFrame(c *conn, frame []byte) string {
 	srv.stats.received.Add(1)
-	c.received++
+	c.received.Add(1)
 	if !c.handshaken {
 		return srv.handleConnect(c, frame)
 	}
@@ -314,12 +314,12 @@ func (srv *Server) handleConnect(c *conn, frame []byte) string {
 	timeout := srv.negotiateTimeout(req.TimeOut)
 	c.handshaken = true
 	if req.SessionID == 0 {
-		s := &session{id: srv.sessions.newID(), timeoutMs: timeout}
+		s := newSession(srv.sessions.newID(), timeout)
 		s.auth = []jute.ID{{Scheme: "ip", ID: c.remote}}
 		s.touch(time.Now())
 		s.setOwner(c)
 		srv.sessions.put(s)
-		c.sess = s
+		c.setSession(s)
 		c.mu.Lock()
 		c.mu.submitted++
 		c.mu.Unlock()
@@ -338,16 +338,16 @@ func (srv *Server) handleConnect(c *conn, frame []byte) string {
 	if !valid {
 		srv.log.Info("refusing reconnect: session expired or wrong password",
 			"client", c.remote, "session", sessionHex(req.SessionID))
-		c.sess = &session{id: req.SessionID}
+		c.setSession(&session{id: req.SessionID})
 		c.mu.Lock()
 		c.connectReplyLocked(0, 0, make([]byte, 16))
 		c.mu.closeAfter = true
 		c.mu.Unlock()
 		return ""
 	}
-	s.timeoutMs = timeout
+	s.timeoutMs.Store(timeout)
 	s.touch(time.Now())
-	c.sess = s
+	c.setSession(s)
 	if old := s.setOwner(c); old != nil && old != c {
 		_ = old.gc.Close()
 	}
@@ -396,7 +396,7 @@ func (srv *Server) expireSessions() {
 			return
 		case now := <-t.C:
 			for _, s := range srv.sessions.expired(now) {
-				srv.log.Info("expiring session", "session", sessionHex(s.id), "timeoutMs", s.timeoutMs)
+				srv.log.Info("expiring session", "session", sessionHex(s.id), "timeoutMs", s.timeoutMs.Load())
 				_ = srv.pipeline.Submit(&broadcast.Request{
 					Request: tree.Request{Session: s.id, Op: jute.OpCloseSession},
 					Now:     now.UnixMilli(),

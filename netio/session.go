@@ -31,7 +31,7 @@ func sessionHex(id int64) string { return fmt.Sprintf("0x%x", uint64(id)) }
 // session is a client session as this server tracks it.
 type session struct {
 	id        int64
-	timeoutMs int32
+	timeoutMs atomic.Int32 // negotiated; renegotiated on reconnect
 	deadline  atomic.Int64 // unix nanos; expired when now passes it
 	closing   atomic.Bool  // closeSession submitted (by the client or expiry)
 	created   atomic.Bool  // createSession applied
@@ -45,8 +45,14 @@ type session struct {
 	conn   *conn // the connection that owns the session now, or nil
 }
 
+func newSession(id int64, timeoutMs int32) *session {
+	s := &session{id: id}
+	s.timeoutMs.Store(timeoutMs)
+	return s
+}
+
 func (s *session) touch(now time.Time) {
-	s.deadline.Store(now.Add(time.Duration(s.timeoutMs) * time.Millisecond).UnixNano())
+	s.deadline.Store(now.Add(time.Duration(s.timeoutMs.Load()) * time.Millisecond).UnixNano())
 }
 
 // authIDs returns the session's identities. The slice is never modified
