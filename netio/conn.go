@@ -41,6 +41,7 @@ type conn struct {
 	peer   string // client ip:port, for cons
 	opened time.Time
 
+	reader     jute.Reader // reused for every frame; event loop only
 	handshaken bool
 	sess       *session      // set once, at the handshake, on the event loop
 	sid        atomic.Int64  // sess.id, for readers on other goroutines

@@ -132,7 +132,7 @@ func (srv *Server) authenticate(c *conn, p *jute.AuthPacket) bool {
 func (srv *Server) submitWrite(c *conn, h jute.RequestHeader, r *jute.Reader) string {
 	req := &broadcast.Request{
 		Request: tree.Request{Session: c.sess.id, Cxid: h.Xid, Op: h.Type, Auth: c.sess.authIDs()},
-		Origin:  c, Xid: h.Xid, Now: time.Now().UnixMilli(),
+		Origin:  c, Xid: h.Xid, Now: srv.clock.UnixMilli(),
 	}
 	switch h.Type {
 	case jute.OpCreate, jute.OpCreate2, jute.OpCreateContainer, jute.OpCreateTTL:
@@ -451,7 +451,7 @@ func (srv *Server) afterApply(x *tree.Txn, commitErr error) {
 	switch x.Type {
 	case jute.OpCreateSession:
 		if s := srv.sessions.get(x.Session); s != nil {
-			s.touch(time.Now())
+			s.touch(srv.clock.UnixNano())
 			s.created.Store(true)
 		}
 	case jute.OpCloseSession:

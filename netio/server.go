@@ -47,6 +47,7 @@ type Server struct {
 	runErr   error
 
 	evBuf   []tree.Event
+	clock   *coarseClock
 	started time.Time
 	stats   stats
 }
@@ -93,6 +94,7 @@ func NewServer(cfg Config, t *tree.Tree, log broadcast.Log, logger *slog.Logger)
 		booted:   make(chan struct{}),
 		stopped:  make(chan struct{}),
 		started:  time.Now(),
+		clock:    newCoarseClock(),
 	}
 	prep := tree.NewPreparer(t, t.LastZxid())
 	prep.ExtendedTypes = cfg.ExtendedTypes
@@ -102,7 +104,7 @@ func NewServer(cfg Config, t *tree.Tree, log broadcast.Log, logger *slog.Logger)
 	for id, timeout := range t.Sessions() {
 		s := newSession(id, timeout)
 		s.created.Store(true)
-		s.touch(time.Now())
+		s.touch(srv.clock.UnixNano())
 		srv.sessions.put(s)
 	}
 	return srv
@@ -114,6 +116,7 @@ func (srv *Server) Start() error {
 	if _, _, err := net.SplitHostPort(srv.cfg.Addr); err != nil {
 		return fmt.Errorf("netio: bad listen address %q: %w", srv.cfg.Addr, err)
 	}
+	go srv.clock.run()
 	go srv.pipeline.Run()
 	errc := make(chan error, 1)
 	go func() {
@@ -135,6 +138,7 @@ func (srv *Server) Start() error {
 	case <-srv.booted:
 	case err := <-errc:
 		srv.pipeline.Stop()
+		srv.clock.halt()
 		if err == nil {
 			err = errors.New("netio: server stopped before it started")
 		}
@@ -169,6 +173,7 @@ func (srv *Server) Stop() {
 		}
 		srv.pipeline.Stop()
 		srv.bg.Wait()
+		srv.clock.halt()
 	})
 }
 
@@ -287,8 +292,9 @@ func (srv *Server) handleFrame(c *conn, frame []byte) string {
 	if !c.handshaken {
 		return srv.handleConnect(c, frame)
 	}
-	c.sess.touch(time.Now())
-	r := jute.NewReader(frame)
+	c.sess.touch(srv.clock.UnixNano())
+	r := &c.reader
+	r.Reset(frame)
 	var h jute.RequestHeader
 	h.Decode(r)
 	if r.Err() != nil {
@@ -316,7 +322,7 @@ func (srv *Server) handleConnect(c *conn, frame []byte) string {
 	if req.SessionID == 0 {
 		s := newSession(srv.sessions.newID(), timeout)
 		s.auth = []jute.ID{{Scheme: "ip", ID: c.remote}}
-		s.touch(time.Now())
+		s.touch(srv.clock.UnixNano())
 		s.setOwner(c)
 		srv.sessions.put(s)
 		c.setSession(s)
@@ -325,7 +331,7 @@ func (srv *Server) handleConnect(c *conn, frame []byte) string {
 		c.mu.Unlock()
 		err := srv.pipeline.Submit(&broadcast.Request{
 			Request: tree.Request{Session: s.id, Op: jute.OpCreateSession, Timeout: timeout},
-			Origin:  c, Now: time.Now().UnixMilli(),
+			Origin:  c, Now: srv.clock.UnixMilli(),
 		})
 		if err != nil {
 			return "server shutting down"
@@ -346,7 +352,7 @@ func (srv *Server) handleConnect(c *conn, frame []byte) string {
 		return ""
 	}
 	s.timeoutMs.Store(timeout)
-	s.touch(time.Now())
+	s.touch(srv.clock.UnixNano())
 	c.setSession(s)
 	if old := s.setOwner(c); old != nil && old != c {
 		_ = old.gc.Close()

@@ -51,8 +51,9 @@ func newSession(id int64, timeoutMs int32) *session {
 	return s
 }
 
-func (s *session) touch(now time.Time) {
-	s.deadline.Store(now.Add(time.Duration(s.timeoutMs.Load()) * time.Millisecond).UnixNano())
+// touch pushes the session's deadline to nowNanos plus its timeout.
+func (s *session) touch(nowNanos int64) {
+	s.deadline.Store(nowNanos + int64(s.timeoutMs.Load())*int64(time.Millisecond))
 }
 
 // authIDs returns the session's identities. The slice is never modified
