@@ -60,12 +60,14 @@ type Pipeline struct {
 
 	txns []tree.Txn
 	reqs []*Request
+
+	appliedZxid int64 // zxid of the last txn applied
 }
 
 // NewPipeline returns a pipeline; Run starts it.
 func NewPipeline(prep *tree.Preparer, log Log, sm StateMachine) *Pipeline {
 	return &Pipeline{
-		prep: prep, log: log, sm: sm,
+		prep: prep, log: log, sm: sm, appliedZxid: prep.LastZxid(),
 		in:   make(chan *Request, queueMax),
 		stop: make(chan struct{}),
 		done: make(chan struct{}),
@@ -123,7 +125,14 @@ func (p *Pipeline) runBatch(first *Request) {
 	}
 	err := p.log.Append(p.txns)
 	p.sm.Apply(p.txns, p.reqs, err)
+	if err != nil {
+		// Nothing of the batch reached the tree: forget what prepare
+		// assumed of it and reuse its zxids.
+		p.prep.Discard(p.appliedZxid)
+		return
+	}
 	if n := len(p.txns); n > 0 {
+		p.appliedZxid = max(p.appliedZxid, p.txns[n-1].Zxid)
 		p.prep.Applied(p.txns[n-1].Zxid)
 	}
 }

@@ -181,7 +181,9 @@ func (srv *Server) writeServerStats(b *strings.Builder, withClients bool) {
 	}
 	min, max, avg := srv.latencies()
 	srv.treeMu.RLock()
-	zxid, nodes := srv.tree.LastZxid(), srv.tree.NodeCount()
+	// Apache ZooKeeper counts its root twice ("" and "/"); so do we, so
+	// tools comparing node counts see the same number.
+	zxid, nodes := srv.tree.LastZxid(), srv.tree.NodeCount()+1
 	srv.treeMu.RUnlock()
 	fmt.Fprintf(b, "Latency min/avg/max: %d/%.4f/%d\n", min, avg, max)
 	fmt.Fprintf(b, "Received: %d\n", srv.stats.received.Load())
@@ -228,9 +230,9 @@ func (srv *Server) writeConnections(b *strings.Builder) {
 func (srv *Server) writeMonitor(b *strings.Builder) {
 	min, max, avg := srv.latencies()
 	srv.treeMu.RLock()
-	nodes, eph, size := srv.tree.NodeCount(), srv.tree.EphemeralCount(), srv.tree.DataBytes()
+	nodes, eph, size := srv.tree.NodeCount()+1, srv.tree.EphemeralCount(), srv.tree.DataBytes()
 	srv.treeMu.RUnlock()
-	_, _, watches := srv.tree.Watches.Stats()
+	watches := srv.tree.Watches.Count()
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	lines := []struct {

@@ -237,7 +237,7 @@ func (srv *Server) serveLocked(c *conn, rq *readReq) {
 			if rq.watch {
 				t.Watches.AddData(rq.path, c.id)
 			}
-			body = &jute.GetDataResponse{Data: nonNil(n.Data()), Stat: n.Stat()}
+			body = &jute.GetDataResponse{Data: n.Data(), Stat: n.Stat()}
 		}
 	case jute.OpGetChildren, jute.OpGetChildren2:
 		n, err := srv.readable(c, rq.path, jute.PermRead)
@@ -282,13 +282,6 @@ func (srv *Server) serveLocked(c *conn, rq *readReq) {
 		body = srv.multiReadLocked(c, rq.multi)
 	}
 	c.frameLocked(&hdr, body)
-}
-
-func nonNil(b []byte) []byte {
-	if b == nil {
-		return []byte{}
-	}
-	return b
 }
 
 // readable looks a node up and checks perm on it.
@@ -359,8 +352,8 @@ func (srv *Server) multiReadLocked(c *conn, m *jute.MultiRequest) jute.Record {
 		case err != jute.ErrOK:
 			rsp.Results[i] = jute.MultiResult{Op: jute.OpError, Err: err}
 		case op.Op == jute.OpGetData:
-			data := append([]byte{}, n.Data()...)
-			rsp.Results[i] = jute.MultiResult{Op: jute.OpGetData, Data: data, Stat: n.Stat()}
+			// The data is encoded before the tree lock is released.
+			rsp.Results[i] = jute.MultiResult{Op: jute.OpGetData, Data: n.Data(), Stat: n.Stat()}
 		default:
 			rsp.Results[i] = jute.MultiResult{Op: jute.OpGetChildren, Children: n.Children(nil)}
 		}

@@ -3,8 +3,9 @@ package tree
 import (
 	"crypto/sha1"
 	"encoding/base64"
-	"net/netip"
+	"encoding/binary"
 	"strings"
+	"unicode"
 
 	"zkd/netio/jute"
 )
@@ -39,16 +40,19 @@ func newACLCache() aclCache {
 	return aclCache{lists: make([][]jute.ACL, 1), refs: make([]int64, 1), index: make(map[string]uint32)}
 }
 
+// aclKey is the interning key of an ACL list: every field length-prefixed,
+// so that no two different lists share a key (perms are full int32s, and
+// schemes and ids may hold any byte, NUL included).
 func aclKey(acl []jute.ACL) string {
-	var b strings.Builder
+	var b []byte
 	for _, a := range acl {
-		b.WriteByte(byte(a.Perms))
-		b.WriteString(a.ID.Scheme)
-		b.WriteByte(0)
-		b.WriteString(a.ID.ID)
-		b.WriteByte(0)
+		b = binary.BigEndian.AppendUint32(b, uint32(a.Perms))
+		b = binary.BigEndian.AppendUint32(b, uint32(len(a.ID.Scheme)))
+		b = append(b, a.ID.Scheme...)
+		b = binary.BigEndian.AppendUint32(b, uint32(len(a.ID.ID)))
+		b = append(b, a.ID.ID...)
 	}
-	return b.String()
+	return string(b)
 }
 
 func (c *aclCache) intern(acl []jute.ACL) uint32 {
@@ -114,88 +118,209 @@ func CheckACL(acl []jute.ACL, perm int32, ids []jute.ID) bool {
 				if ipMatches(id.ID, a.ID.ID) {
 					return true
 				}
-			default:
+			case "digest", "sasl", "x509":
 				if id.ID == a.ID.ID {
 					return true
 				}
 			}
+			// Any other scheme has no server provider in ZooKeeper (world
+			// other than anyone, super, auth): it never matches.
 		}
 	}
 	return false
 }
 
 // ipMatches reports whether client address addr falls in acl id (an
-// address or address/bits).
+// address or address/bits), as IPAuthenticationProvider.matches in
+// ZooKeeper 3.8: IPv4 only, the first bits bits compared.
 func ipMatches(addr, aclID string) bool {
-	a, err := netip.ParseAddr(addr)
-	if err != nil {
+	aclAddr, bits, ok := parseIPACL(aclID)
+	if !ok {
 		return false
 	}
-	if strings.Contains(aclID, "/") {
-		p, err := netip.ParsePrefix(aclID)
-		return err == nil && p.Masked().Contains(a)
+	remote, ok := parseIPv4(addr)
+	if !ok {
+		return false
 	}
-	b, err := netip.ParseAddr(aclID)
-	return err == nil && a == b
+	if bits == 0 {
+		return true
+	}
+	mask := ^uint32(0) << (32 - bits)
+	return remote&mask == aclAddr&mask
 }
 
+// validIPACL is IPAuthenticationProvider.isValid.
 func validIPACL(id string) bool {
-	if strings.Contains(id, "/") {
-		_, err := netip.ParsePrefix(id)
-		return err == nil
+	_, _, ok := parseIPACL(id)
+	return ok
+}
+
+// parseIPACL parses "a.b.c.d" or "a.b.c.d/bits" the way ZooKeeper 3.8
+// does: IPv4 only (an IPv6 ACL is InvalidACL there), each part and the
+// bits parsed by Java's Integer.parseInt.
+func parseIPACL(id string) (addr uint32, bits int, ok bool) {
+	a, b, hasBits := strings.Cut(id, "/")
+	if addr, ok = parseIPv4(a); !ok {
+		return 0, 0, false
 	}
-	_, err := netip.ParseAddr(id)
-	return err == nil
+	bits = 32
+	if hasBits {
+		n, ok := javaParseInt(b)
+		if !ok || n < 0 || n > 32 {
+			return 0, 0, false
+		}
+		bits = int(n)
+	}
+	return addr, bits, true
+}
+
+// parseIPv4 is IPAuthenticationProvider.v4addr2Bytes: exactly four parts
+// separated by ".", each a Java integer in 0..255 (so "01" and "+1" pass).
+func parseIPv4(s string) (uint32, bool) {
+	var addr uint32
+	for i := 0; i < 4; i++ {
+		part := s
+		if i < 3 {
+			var found bool
+			part, s, found = strings.Cut(s, ".")
+			if !found {
+				return 0, false
+			}
+		} else if strings.Contains(s, ".") {
+			return 0, false
+		}
+		v, ok := javaParseInt(part)
+		if !ok || v < 0 || v > 255 {
+			return 0, false
+		}
+		addr = addr<<8 | uint32(v)
+	}
+	return addr, true
+}
+
+// javaParseInt is Integer.parseInt(s, 10): an optional ASCII sign, then at
+// least one decimal digit (any Unicode decimal digit in the Basic
+// Multilingual Plane, as Character.digit accepts), within int32.
+func javaParseInt(s string) (int64, bool) {
+	neg := false
+	if s != "" && (s[0] == '+' || s[0] == '-') {
+		neg = s[0] == '-'
+		s = s[1:]
+	}
+	if s == "" {
+		return 0, false
+	}
+	var v int64
+	for _, r := range s {
+		d, ok := decimalDigit(r)
+		if !ok {
+			return 0, false
+		}
+		v = v*10 + int64(d)
+		if v > 1<<31 {
+			return 0, false
+		}
+	}
+	if neg {
+		v = -v
+	}
+	if v > 1<<31-1 {
+		return 0, false
+	}
+	return v, true
+}
+
+// decimalDigit returns the value of a decimal digit (Unicode category Nd,
+// BMP only: Java sees anything above as two surrogate chars). Nd digits
+// come in runs of ten starting at zero, so the value is the distance from
+// the start of the run, modulo ten.
+func decimalDigit(r rune) (int, bool) {
+	if r >= '0' && r <= '9' {
+		return int(r - '0'), true
+	}
+	if r > 0xffff || !unicode.IsDigit(r) {
+		return 0, false
+	}
+	start := r
+	for start > 0 && unicode.IsDigit(start-1) {
+		start--
+	}
+	return int(r-start) % 10, true
 }
 
 // FixupACL validates an ACL from create or setACL and expands the "auth"
-// scheme into the session's authenticated identities, removing duplicates,
-// as ZooKeeper's fixupACL. ok is false for InvalidACL.
+// scheme into the session's authenticated identities, as ZooKeeper's
+// PrepRequestProcessor.fixupACL: duplicates in the request are removed
+// first; the expansion itself may then repeat an entry (ZooKeeper keeps
+// such repeats, and so do we). ok is false for InvalidACL.
 func FixupACL(acl []jute.ACL, ids []jute.ID) (out []jute.ACL, ok bool) {
-	if len(acl) == 0 {
+	uniq := removeDuplicateACLs(acl)
+	if len(uniq) == 0 {
 		return nil, false
 	}
-	seen := make(map[jute.ACL]struct{}, len(acl))
-	add := func(a jute.ACL) {
-		if _, dup := seen[a]; !dup {
-			seen[a] = struct{}{}
+	out = make([]jute.ACL, 0, len(uniq))
+	for _, a := range uniq {
+		switch {
+		case a.ID.Scheme == "world" && a.ID.ID == "anyone":
 			out = append(out, a)
-		}
-	}
-	for _, a := range acl {
-		switch a.ID.Scheme {
-		case "world":
-			if a.ID.ID != "anyone" {
-				return nil, false
-			}
-			add(a)
-		case authSchemeName:
+		case a.ID.Scheme == authSchemeName:
 			found := false
 			for _, id := range ids {
-				// Only identities from authenticating schemes qualify: ip is not one.
+				// Only identities from authenticating schemes qualify:
+				// ip is not one, and super has no provider.
 				if id.Scheme == "digest" || id.Scheme == "sasl" || id.Scheme == "x509" {
-					add(jute.ACL{Perms: a.Perms, ID: id})
+					out = append(out, jute.ACL{Perms: a.Perms, ID: id})
 					found = true
 				}
 			}
 			if !found {
 				return nil, false
 			}
-		case "digest":
+		case a.ID.Scheme == "digest":
 			if !validDigestACL(a.ID.ID) {
 				return nil, false
 			}
-			add(a)
-		case "ip":
+			out = append(out, a)
+		case a.ID.Scheme == "ip":
 			if !validIPACL(a.ID.ID) {
 				return nil, false
 			}
-			add(a)
+			out = append(out, a)
 		default:
+			// world with another id, and every scheme without a server
+			// provider (ZooKeeper registers only ip and digest).
 			return nil, false
 		}
 	}
 	return out, true
+}
+
+// removeDuplicateACLs keeps the first of equal entries, in order. Short
+// lists (the usual case) are scanned; a long one, which a hostile request
+// can send, goes through a set so the cost stays linear.
+func removeDuplicateACLs(acl []jute.ACL) []jute.ACL {
+	const scanMax = 16
+	out := make([]jute.ACL, 0, len(acl))
+	if len(acl) <= scanMax {
+	next:
+		for _, a := range acl {
+			for _, b := range out {
+				if a == b {
+					continue next
+				}
+			}
+			out = append(out, a)
+		}
+		return out
+	}
+	seen := make(map[jute.ACL]struct{}, len(acl))
+	for _, a := range acl {
+		if _, dup := seen[a]; !dup {
+			seen[a] = struct{}{}
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // validDigestACL mirrors Java's id.split(":").length == 2, where split drops

@@ -6,10 +6,14 @@ import (
 )
 
 // ValidatePath reports whether path is a legal znode path, with
-// ZooKeeper's rules: absolute, no trailing slash (except "/"), no empty,
-// "." or ".." segment, no NUL and none of the characters ZooKeeper
-// reserves. A sequential create may end in "/" (the suffix is appended),
-// so ValidatePath(path, true) checks path+"1".
+// ZooKeeper's rules (PathUtils.validatePath): absolute, no trailing slash
+// (except "/"), no empty, "." or ".." segment, no NUL and none of the
+// characters ZooKeeper reserves: U+0001-U+001F, U+007F-U+009F,
+// U+D800-U+F8FF and U+FFF0-U+FFFF. Java checks UTF-16 code units, so a
+// character outside the Basic Multilingual Plane (a surrogate pair there)
+// is refused too, and so are invalid UTF-8 bytes (Java decodes them to
+// U+FFFD). A sequential create may end in "/" (the suffix is appended), so
+// ValidatePath(path, true) checks path+"1".
 func ValidatePath(path string, sequential bool) bool {
 	if sequential {
 		path += "1"
@@ -35,9 +39,9 @@ func ValidatePath(path string, sequential bool) bool {
 		segStart = i + 1
 	}
 	for _, r := range path {
-		if r == utf8.RuneError || r == 0 ||
-			(r > 0x00 && r <= 0x1f) || (r >= 0x7f && r <= 0x9f) ||
-			(r >= 0xd800 && r <= 0xf8ff) || (r >= 0xfff0 && r <= 0xffff) {
+		if r == utf8.RuneError || r <= 0x1f ||
+			(r >= 0x7f && r <= 0x9f) ||
+			(r >= 0xd800 && r <= 0xf8ff) || r >= 0xfff0 {
 			return false
 		}
 	}

@@ -2,6 +2,8 @@ package tree
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"zkd/netio/jute"
 )
@@ -80,6 +82,16 @@ func (p *Preparer) LastZxid() int64 { return p.zxid }
 // Pending returns the number of overlay entries (for tests and metrics).
 func (p *Preparer) Pending() int { return len(p.overlay) }
 
+// Discard forgets every prepared but unapplied change and rewinds the zxid
+// to lastApplied: the batch that held them failed to commit, so the tree
+// will never see them.
+func (p *Preparer) Discard(lastApplied int64) {
+	clear(p.overlay)
+	p.order = p.order[:0]
+	p.undo = p.undo[:0]
+	p.zxid = lastApplied
+}
+
 // Applied drops overlay entries whose last change has been applied.
 func (p *Preparer) Applied(zxid int64) {
 	i := 0
@@ -145,21 +157,49 @@ func (p *Preparer) header(r *Request, now int64) Txn {
 // whose op fails becomes a multi of error transactions), as in ZooKeeper.
 func (p *Preparer) Prepare(r *Request, now int64) Txn {
 	x := p.header(r, now)
-	var err jute.Err
+	err := jute.ErrBadArguments
+	if hasBody(r) {
+		err = p.prepare(r, &x)
+	}
+	if err != jute.ErrOK {
+		x = Txn{Zxid: x.Zxid, Time: x.Time, Session: x.Session, Cxid: x.Cxid, Type: jute.OpError, Err: err}
+	}
+	return x
+}
+
+// hasBody reports whether r carries the body its op needs.
+func hasBody(r *Request) bool {
 	switch r.Op {
 	case jute.OpCreate, jute.OpCreate2, jute.OpCreateContainer, jute.OpCreateTTL:
-		err = p.prepCreate(r.Op, r.Create, r, &x)
-	case jute.OpDelete, jute.OpDeleteContainer:
-		err = p.prepDelete(r.Op, r.Delete, r, &x)
+		return r.Create != nil
+	case jute.OpDelete, jute.OpDeleteContainer, jute.OpCheck:
+		return r.Delete != nil
 	case jute.OpSetData:
-		err = p.prepSetData(r.SetData, r, &x)
+		return r.SetData != nil
 	case jute.OpSetACL:
-		err = p.prepSetACL(r.SetACL, r, &x)
-	case jute.OpCheck:
-		err = p.prepCheck(r.Delete, r, &x)
+		return r.SetACL != nil
 	case jute.OpMulti:
-		p.prepMulti(r, &x)
-		return x
+		return r.Multi != nil
+	}
+	return true
+}
+
+// prepare fills x for r; a multi always succeeds here (its failure is in
+// its sub-transactions).
+func (p *Preparer) prepare(r *Request, x *Txn) jute.Err {
+	switch r.Op {
+	case jute.OpCreate, jute.OpCreate2, jute.OpCreateContainer, jute.OpCreateTTL:
+		return p.prepCreate(r.Op, r.Create, r, x)
+	case jute.OpDelete, jute.OpDeleteContainer:
+		return p.prepDelete(r.Op, r.Delete, r, x)
+	case jute.OpSetData:
+		return p.prepSetData(r.SetData, r, x)
+	case jute.OpSetACL:
+		return p.prepSetACL(r.SetACL, r, x)
+	case jute.OpCheck:
+		return p.prepCheck(r.Delete, r, x)
+	case jute.OpMulti:
+		p.prepMulti(r, x)
 	case jute.OpCreateSession:
 		x.Timeout = r.Timeout
 	case jute.OpCloseSession:
@@ -168,12 +208,9 @@ func (p *Preparer) Prepare(r *Request, now int64) Txn {
 			p.markDeleted(path)
 		}
 	default:
-		err = jute.ErrBadArguments
+		return jute.ErrBadArguments
 	}
-	if err != jute.ErrOK {
-		x = Txn{Zxid: x.Zxid, Time: x.Time, Session: x.Session, Cxid: x.Cxid, Type: jute.OpError, Err: err}
-	}
-	return x
+	return jute.ErrOK
 }
 
 // sessionEphemerals lists the session's ephemerals as prepare sees them:
@@ -192,7 +229,8 @@ func (p *Preparer) sessionEphemerals(session int64) []string {
 			out = append(out, path)
 		}
 	}
-	return sortUnique(out)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 func (p *Preparer) markDeleted(path string) {
@@ -217,6 +255,26 @@ func isSpecialPath(path string) bool {
 	return path == "/" || path == "/zookeeper" || path == "/zookeeper/quota" || path == "/zookeeper/config"
 }
 
+// parentOf is ZooKeeper's cheap parent split for create and delete
+// (validatePathForCreate, getParentPathAndValidate): everything before the
+// last "/", with "" meaning the root. ok is false when the path has no "/"
+// or holds a NUL: BadArguments. The full path check comes later (create)
+// or never (delete: a malformed path is simply not found).
+func parentOf(path string) (parent string, ok bool) {
+	i := strings.LastIndexByte(path, '/')
+	if i < 0 || strings.IndexByte(path, 0) >= 0 {
+		return "", false
+	}
+	if i == 0 {
+		return "/", true
+	}
+	return path[:i], true
+}
+
+// prepCreate checks a create in ZooKeeper's order (pRequest2TxnCreate):
+// flags, TTL rules, the cheap path split, the ACL, the parent, CREATE on
+// the parent, then the full path (after the sequential suffix), existence
+// and an ephemeral parent.
 func (p *Preparer) prepCreate(op jute.Op, c *jute.CreateRequest, r *Request, x *Txn) jute.Err {
 	mode := c.Flags
 	if mode < jute.ModePersistent || mode > jute.ModePersistentSequentialWithTTL {
@@ -237,27 +295,19 @@ func (p *Preparer) prepCreate(op jute.Op, c *jute.CreateRequest, r *Request, x *
 			return jute.ErrBadArguments
 		}
 	} else if op == jute.OpCreateTTL {
-		// Apache ZooKeeper 3.8 accepts ttl=-1 here and then crashes; we
-		// refuse any createTTL whose mode is not a TTL mode.
-		return jute.ErrBadArguments
-	}
-	if op == jute.OpCreateContainer && mode != jute.ModeContainer {
+		// ZooKeeper refuses ttl >= 0 here, but accepts ttl < 0 and then
+		// crashes applying it (DESIGN.md); we refuse every createTTL
+		// whose mode is not a TTL mode.
 		return jute.ErrBadArguments
 	}
 	path := c.Path
-	if !ValidatePath(path, sequential) {
+	parentPath, ok := parentOf(path)
+	if !ok {
 		return jute.ErrBadArguments
 	}
 	acl, ok := FixupACL(c.ACL, r.Auth)
 	if !ok {
 		return jute.ErrInvalidACL
-	}
-	parentPath, _ := SplitPath(path)
-	if sequential && path[len(path)-1] == '/' {
-		parentPath = path[:len(path)-1]
-		if parentPath == "" {
-			parentPath = "/"
-		}
 	}
 	parent, ok := p.get(parentPath)
 	if !ok {
@@ -278,6 +328,9 @@ func (p *Preparer) prepCreate(op jute.Op, c *jute.CreateRequest, r *Request, x *
 	if jute.IsEphemeralOwner(parent.owner) {
 		return jute.ErrNoChildrenForEphemerals
 	}
+	// The opcode decides the kind, as in ZooKeeper's txns: createContainer
+	// makes a container whatever the flags, and a plain create with the
+	// container flag makes a persistent node.
 	var owner int64
 	switch {
 	case op == jute.OpCreateContainer:
@@ -289,37 +342,57 @@ func (p *Preparer) prepCreate(op jute.Op, c *jute.CreateRequest, r *Request, x *
 	}
 	parent.cversion++
 	parent.numChildren++
+	// Null data stays null: ZooKeeper keeps it, and getData answers a
+	// null buffer (length -1) for it, not an empty one.
 	x.Path, x.Data, x.ACL, x.Owner, x.Version = path, c.Data, acl, owner, parent.cversion
-	if x.Data == nil {
-		x.Data = []byte{}
-	}
 	p.set(parentPath, parent)
 	p.set(path, view{exists: true, owner: owner, acl: acl})
 	return jute.ErrOK
 }
 
+// prepDelete checks a delete in ZooKeeper's order: the cheap path split
+// and the special nodes, the parent, DELETE on the parent, the node, its
+// version, its children. deleteContainer (the container and TTL reaper)
+// skips the ACL and version checks and refuses a real ephemeral with
+// BadVersion, as ZooKeeper does.
 func (p *Preparer) prepDelete(op jute.Op, d *jute.PathVersionRequest, r *Request, x *Txn) jute.Err {
 	path := d.Path
-	if !ValidatePath(path, false) || isSpecialPath(path) {
+	parentPath, ok := parentOf(path)
+	if !ok || isSpecialPath(path) {
 		return jute.ErrBadArguments
 	}
-	parentPath, _ := SplitPath(path)
-	parent, ok := p.get(parentPath)
-	if !ok {
-		return jute.ErrNoNode
-	}
-	n, ok := p.get(path)
-	if !ok {
-		return jute.ErrNoNode
-	}
-	if op == jute.OpDelete && !CheckACL(parent.acl, jute.PermDelete, r.Auth) {
-		return jute.ErrNoAuth
-	}
-	if _, err := checkVersion(n.version, d.Version); err != jute.ErrOK {
-		return err
-	}
-	if n.numChildren > 0 {
-		return jute.ErrNotEmpty
+	if op == jute.OpDeleteContainer {
+		n, ok := p.get(path)
+		if !ok {
+			return jute.ErrNoNode
+		}
+		if n.numChildren > 0 {
+			return jute.ErrNotEmpty
+		}
+		if jute.IsEphemeralOwner(n.owner) {
+			return jute.ErrBadVersion
+		}
+		if _, ok := p.get(parentPath); !ok {
+			return jute.ErrNoNode
+		}
+	} else {
+		parent, ok := p.get(parentPath)
+		if !ok {
+			return jute.ErrNoNode
+		}
+		if !CheckACL(parent.acl, jute.PermDelete, r.Auth) {
+			return jute.ErrNoAuth
+		}
+		n, ok := p.get(path)
+		if !ok {
+			return jute.ErrNoNode
+		}
+		if _, err := checkVersion(n.version, d.Version); err != jute.ErrOK {
+			return err
+		}
+		if n.numChildren > 0 {
+			return jute.ErrNotEmpty
+		}
 	}
 	x.Path = path
 	p.markDeleted(path)
@@ -342,10 +415,7 @@ func (p *Preparer) prepSetData(s *jute.SetDataRequest, r *Request, x *Txn) jute.
 		return err
 	}
 	n.version = v
-	x.Path, x.Data, x.Version = s.Path, s.Data, v
-	if x.Data == nil {
-		x.Data = []byte{}
-	}
+	x.Path, x.Data, x.Version = s.Path, s.Data, v // null stays null, as in ZooKeeper
 	p.set(s.Path, n)
 	return jute.ErrOK
 }
@@ -427,6 +497,14 @@ func (p *Preparer) prepMulti(r *Request, x *Txn) {
 		}
 	}
 	p.inMulti = false
+	defer func() {
+		// Sub-transactions carry the multi's header, as DecodeTxn gives
+		// them back.
+		for i := range x.Ops {
+			sub := &x.Ops[i]
+			sub.Zxid, sub.Time, sub.Session, sub.Cxid = x.Zxid, x.Time, x.Session, x.Cxid
+		}
+	}()
 	if failed < 0 {
 		p.undo = p.undo[:0]
 		return

@@ -55,7 +55,9 @@ type Tree struct {
 }
 
 // New returns a tree holding "/" and "/zookeeper" (with "/zookeeper/quota"
-// and "/zookeeper/config"), as a fresh Apache ZooKeeper has.
+// and "/zookeeper/config"), as a fresh Apache ZooKeeper has: all Stat
+// fields zero except /zookeeper/config's aversion, which is -1 (ZooKeeper
+// sets its read-only ACL with version -1).
 func New() *Tree {
 	t := &Tree{
 		paths:      make(map[string]nodeID),
@@ -69,11 +71,39 @@ func New() *Tree {
 	}
 	root := t.alloc()
 	t.node(root).acl = t.acls.intern(OpenACLUnsafe)
+	t.node(root).data = []byte{}
 	t.paths["/"] = root
 	t.addSystemNode("/zookeeper", OpenACLUnsafe)
 	t.addSystemNode("/zookeeper/quota", OpenACLUnsafe)
 	t.addSystemNode("/zookeeper/config", ReadACLUnsafe)
+	t.node(t.paths["/zookeeper/config"]).aversion = -1
+	// ZooKeeper's approximate_data_size counts every key of its node map:
+	// "/" and its alias "" included.
+	t.dataBytes = nodeSize("/", nil) + nodeSize("/zookeeper", nil) +
+		nodeSize("/zookeeper/quota", nil) + nodeSize("/zookeeper/config", nil)
 	return t
+}
+
+// nodeSize is ZooKeeper's DataTree.getNodeSize: the path's length in
+// UTF-16 code units (Java's String.length) plus the data's length.
+func nodeSize(path string, data []byte) int64 {
+	n := int64(len(data))
+	for i := 0; i < len(path); {
+		c := path[i]
+		switch {
+		case c < 0x80:
+			i++
+		case c < 0xe0:
+			i += 2
+		case c < 0xf0:
+			i += 3
+		default:
+			i += 4
+			n++ // a surrogate pair in Java
+		}
+		n++
+	}
+	return n
 }
 
 func (t *Tree) addSystemNode(path string, acl []jute.ACL) {
@@ -82,6 +112,7 @@ func (t *Tree) addSystemNode(path string, acl []jute.ACL) {
 	id := t.alloc()
 	n := t.node(id)
 	n.parent, n.name, n.acl = pid, name, t.acls.intern(acl)
+	n.data = []byte{} // ZooKeeper's system nodes hold empty, not null, data
 	p := t.node(pid)
 	if p.children == nil {
 		p.children = make(map[string]nodeID)
@@ -116,11 +147,14 @@ func (t *Tree) release(id nodeID) {
 // LastZxid is the zxid of the last transaction applied.
 func (t *Tree) LastZxid() int64 { return t.lastZxid }
 
-// NodeCount is the number of znodes, "/" included.
+// NodeCount is the number of znodes, "/" included. Apache ZooKeeper's
+// zk_znode_count (mntr) and "Node count" (srvr, stat) are one more: its
+// node map holds the root twice, as "/" and as "". A fresh tree has 4.
 func (t *Tree) NodeCount() int { return len(t.paths) }
 
-// DataBytes approximates the bytes of data and paths held (mntr's
-// approximate_data_size).
+// DataBytes is mntr's approximate_data_size, computed as ZooKeeper does:
+// for every node the length of its path (in UTF-16 code units) plus the
+// length of its data; a fresh tree has 44, as a fresh ZooKeeper.
 func (t *Tree) DataBytes() int64 { return t.dataBytes }
 
 // Node is a read handle to a znode. It is valid until the next Apply.
@@ -135,16 +169,24 @@ func (t *Tree) Get(path string) (Node, bool) {
 	return Node{t, id}, ok
 }
 
-// Stat returns the node's full Stat.
+// Stat returns the node's full Stat, as a client sees it.
+//
+// The tree stores cversion as ZooKeeper's StatPersisted does: the number of
+// child creations (it names sequential nodes and is what a create txn
+// carries). Clients see ZooKeeper's "v3 semantics", the number of child
+// changes, creations plus deletions: 2*cversion - numChildren (DataNode.
+// copyStat), so a fresh "/" with its one child /zookeeper shows -1, and a
+// delete raises the visible cversion by one although the stored one stays.
 func (n Node) Stat() jute.Stat {
 	x := n.t.node(n.id)
+	numChildren := int32(len(x.children))
 	return jute.Stat{
 		Czxid: x.czxid, Mzxid: x.mzxid, Pzxid: x.pzxid,
 		Ctime: x.ctime, Mtime: x.mtime,
-		Version: x.version, Cversion: x.cversion, Aversion: x.aversion,
+		Version: x.version, Cversion: x.cversion*2 - numChildren, Aversion: x.aversion,
 		EphemeralOwner: clientOwner(x.owner),
 		DataLength:     int32(len(x.data)),
-		NumChildren:    int32(len(x.children)),
+		NumChildren:    numChildren,
 	}
 }
 
@@ -157,7 +199,9 @@ func clientOwner(owner int64) int64 {
 	return 0
 }
 
-// Data returns the node's data; the caller must not modify or keep it.
+// Data returns the node's data; the caller must not modify or keep it. It
+// is nil for a node created or set with null data, which ZooKeeper keeps
+// apart from empty data (getData answers length -1 for it).
 func (n Node) Data() []byte { return n.t.node(n.id).data }
 
 // ACL returns the node's ACL; the caller must not modify it.
@@ -166,7 +210,8 @@ func (n Node) ACL() []jute.ACL { return n.t.acls.get(n.t.node(n.id).acl) }
 // NumChildren returns the number of children.
 func (n Node) NumChildren() int { return len(n.t.node(n.id).children) }
 
-// Owner returns the ephemeralOwner field.
+// Owner returns the ephemeralOwner field as stored: a session, or the
+// container or TTL encoding that Stat hides from clients.
 func (n Node) Owner() int64 { return n.t.node(n.id).owner }
 
 // Children appends the sorted child names to dst.
@@ -265,7 +310,10 @@ type Result struct {
 // fires to ev, in the order ZooKeeper fires them. Apply is deterministic:
 // the same tree and txn give the same tree and events. Applying a txn whose
 // effect the tree already holds (replay over a fuzzy snapshot) leaves the
-// tree unchanged but for the parent's pzxid/cversion taking their maximum.
+// tree unchanged but for the parent's pzxid/cversion taking their maximum,
+// as ZooKeeper's DataTree does: a create that finds its node raises the
+// parent's cversion (and then pzxid) to the txn's, and a delete that finds
+// no node still raises the parent's pzxid. Apply does not modify x.
 func (t *Tree) Apply(x *Txn, ev []Event) (Result, []Event) {
 	if x.Zxid > t.lastZxid {
 		t.lastZxid = x.Zxid
@@ -303,13 +351,24 @@ func (t *Tree) apply(x *Txn, ev []Event) (Result, []Event) {
 }
 
 func (t *Tree) applyCreate(x *Txn, ev []Event) (jute.Err, jute.Stat, []Event) {
+	// Prepare never makes a create with a bad path; a damaged log must not
+	// make the path index disagree with the child maps.
+	if x.Path == "/" || !ValidatePath(x.Path, false) {
+		return jute.ErrBadArguments, jute.Stat{}, ev
+	}
 	parentPath, name := SplitPath(x.Path)
 	pid, ok := t.paths[parentPath]
-	if !ok || name == "" {
+	if !ok {
 		return jute.ErrNoNode, jute.Stat{}, ev
 	}
 	p := t.node(pid)
 	if _, exists := p.children[name]; exists {
+		// Replay: ZooKeeper's processTxn still moves the parent's
+		// cversion and pzxid forward (setCversionPzxid).
+		if x.Version > p.cversion {
+			p.cversion = x.Version
+			p.pzxid = x.Zxid
+		}
 		return jute.ErrNodeExists, jute.Stat{}, ev
 	}
 	id := t.alloc()
@@ -329,13 +388,13 @@ func (t *Tree) applyCreate(x *Txn, ev []Event) (jute.Err, jute.Stat, []Event) {
 		p.pzxid = x.Zxid
 	}
 	t.paths[x.Path] = id
-	t.dataBytes += int64(len(x.Path) + len(x.Data))
+	t.dataBytes += nodeSize(x.Path, x.Data)
 	switch {
 	case x.Owner == jute.ContainerEphemeralOwner:
 		t.containers[x.Path] = struct{}{}
 	case jute.IsTTLOwner(x.Owner):
 		t.ttls[x.Path] = struct{}{}
-	case x.Owner != 0:
+	case jute.IsEphemeralOwner(x.Owner):
 		s := t.ephemerals[x.Owner]
 		if s == nil {
 			s = make(map[string]struct{})
@@ -368,7 +427,15 @@ func (t *Tree) applyDelete(path string, zxid int64, ev []Event) (jute.Err, []Eve
 	}
 	n := t.node(id)
 	if len(n.children) > 0 {
-		return jute.ErrNotEmpty, ev
+		// Only in replay: the node is a later incarnation whose children
+		// were created after this txn, and later txns create them again.
+		// ZooKeeper's deleteNode drops the node whatever its children
+		// (leaving them orphaned in its map until recreated); we drop the
+		// subtree, children first, so the indexes stay whole.
+		for _, name := range (Node{t, id}).Children(nil) {
+			_, ev = t.applyDelete(JoinPath(path, name), zxid, ev)
+		}
+		n = t.node(id)
 	}
 	p := t.node(pid)
 	delete(p.children, name)
@@ -379,14 +446,14 @@ func (t *Tree) applyDelete(path string, zxid int64, ev []Event) (jute.Err, []Eve
 		p.pzxid = zxid
 	}
 	delete(t.paths, path)
-	t.dataBytes -= int64(len(path) + len(n.data))
+	t.dataBytes -= nodeSize(path, n.data)
 	t.acls.release(n.acl)
 	switch {
 	case n.owner == jute.ContainerEphemeralOwner:
 		delete(t.containers, path)
 	case jute.IsTTLOwner(n.owner):
 		delete(t.ttls, path)
-	case n.owner != 0:
+	case jute.IsEphemeralOwner(n.owner):
 		if s := t.ephemerals[n.owner]; s != nil {
 			delete(s, path)
 			if len(s) == 0 {
@@ -448,16 +515,32 @@ func (t *Tree) applyCloseSession(x *Txn, ev []Event) []Event {
 }
 
 // applyMulti applies all sub-transactions, or none when the multi failed
-// in prepare (it then holds only error txns and reports their codes).
+// in prepare (it then holds only error txns and reports their codes). Each
+// sub-transaction runs with the multi's zxid, time, session and cxid.
 func (t *Tree) applyMulti(x *Txn, ev []Event) (Result, []Event) {
 	res := Result{Op: jute.OpMulti, Multi: make([]Result, len(x.Ops))}
 	for i := range x.Ops {
-		sub := &x.Ops[i]
+		sub := x.Ops[i] // a copy: Apply leaves the caller's txn alone
 		sub.Zxid, sub.Time, sub.Session, sub.Cxid = x.Zxid, x.Time, x.Session, x.Cxid
-		res.Multi[i], ev = t.apply(sub, ev)
+		if multiSubOp(sub.Type) {
+			res.Multi[i], ev = t.apply(&sub, ev)
+		} else {
+			// Prepare never puts these in a multi (nor does ZooKeeper's
+			// DataTree accept them there); refuse rather than recurse.
+			res.Multi[i] = Result{Op: jute.OpError, Err: jute.ErrBadArguments}
+		}
 		if res.Multi[i].Err != jute.ErrOK && res.Err == jute.ErrOK {
 			res.Err = res.Multi[i].Err
 		}
 	}
 	return res, ev
+}
+
+// multiSubOp reports whether a multi may hold a sub-transaction of type op.
+func multiSubOp(op jute.Op) bool {
+	switch op {
+	case jute.OpDelete, jute.OpDeleteContainer, jute.OpSetData, jute.OpCheck, jute.OpError:
+		return true
+	}
+	return IsCreate(op)
 }

@@ -1,6 +1,7 @@
 package tree
 
 import (
+	"encoding/binary"
 	"errors"
 
 	"zkd/netio/jute"
@@ -100,35 +101,34 @@ func (t *Txn) Decode(r *jute.Reader) {
 func (t *Txn) decodeBody(r *jute.Reader, depth int) {
 	switch {
 	case IsCreate(t.Type):
-		t.Path = r.String()
+		t.Path = readString(r)
 		t.Data = r.Buffer()
-		t.ACL = r.ACLs()
+		t.ACL = readACLs(r)
 		t.Owner = r.Long()
 		t.Version = r.Int()
 	case t.Type == jute.OpDelete || t.Type == jute.OpDeleteContainer:
-		t.Path = r.String()
+		t.Path = readString(r)
 	case t.Type == jute.OpSetData:
-		t.Path = r.String()
+		t.Path = readString(r)
 		t.Data = r.Buffer()
 		t.Version = r.Int()
 	case t.Type == jute.OpSetACL:
-		t.Path = r.String()
-		t.ACL = r.ACLs()
+		t.Path = readString(r)
+		t.ACL = readACLs(r)
 		t.Version = r.Int()
 	case t.Type == jute.OpCheck:
-		t.Path = r.String()
+		t.Path = readString(r)
 		t.Version = r.Int()
 	case t.Type == jute.OpError:
 		t.Err = jute.Err(r.Int())
 	case t.Type == jute.OpCreateSession:
 		t.Timeout = r.Int()
 	case t.Type == jute.OpCloseSession:
-		t.Paths = r.Strings()
+		t.Paths = readStrings(r)
 	case t.Type == jute.OpMulti && depth < maxTxnDepth:
 		n := int(r.Int())
 		if n < 0 || n > r.Len()/4 {
-			r.Reset(nil)
-			_ = r.Int() // makes the error sticky
+			fail(r)
 			return
 		}
 		t.Ops = make([]Txn, n)
@@ -139,17 +139,77 @@ func (t *Txn) decodeBody(r *jute.Reader, depth int) {
 		}
 	case t.Type == jute.OpSync:
 	default:
-		r.Reset(nil)
-		_ = r.Int()
+		fail(r)
 	}
 }
 
-// DecodeTxn decodes one transaction from b.
+// fail makes r's error sticky: every later read fails too.
+func fail(r *jute.Reader) {
+	r.Reset(nil)
+	_ = r.Int()
+}
+
+// readString reads a string as Encode writes it. Jute's reader takes a
+// null length (-1) as "", which Encode would write back as 0; a txn
+// decodes only from the bytes Encode makes of it, so -1 is malformed here.
+func readString(r *jute.Reader) string {
+	if rest := r.Rest(); len(rest) >= 4 && int32(binary.BigEndian.Uint32(rest)) == -1 {
+		fail(r)
+		return ""
+	}
+	return r.String()
+}
+
+// readACLs reads an ACL vector (null is nil) with readString's rule.
+func readACLs(r *jute.Reader) []jute.ACL {
+	n := r.Int()
+	if n == -1 || r.Err() != nil {
+		return nil
+	}
+	// An ACL takes at least 12 bytes: perms and two string lengths.
+	if n < -1 || int64(n)*12 > int64(r.Len()) {
+		fail(r)
+		return nil
+	}
+	v := make([]jute.ACL, n)
+	for i := range v {
+		v[i].Perms = r.Int()
+		v[i].ID.Scheme = readString(r)
+		v[i].ID.ID = readString(r)
+	}
+	if r.Err() != nil {
+		return nil
+	}
+	return v
+}
+
+// readStrings reads a string vector (null is nil) with readString's rule.
+func readStrings(r *jute.Reader) []string {
+	n := r.Int()
+	if n == -1 || r.Err() != nil {
+		return nil
+	}
+	if n < -1 || int64(n)*4 > int64(r.Len()) {
+		fail(r)
+		return nil
+	}
+	v := make([]string, n)
+	for i := range v {
+		v[i] = readString(r)
+	}
+	if r.Err() != nil {
+		return nil
+	}
+	return v
+}
+
+// DecodeTxn decodes one transaction that fills all of b: trailing bytes
+// are an error, so that a txn that decodes re-encodes to exactly b.
 func DecodeTxn(b []byte) (Txn, error) {
 	var t Txn
 	r := jute.NewReader(b)
 	t.Decode(r)
-	if r.Err() != nil {
+	if r.Err() != nil || r.Len() != 0 {
 		return Txn{}, ErrBadTxn
 	}
 	return t, nil

@@ -1,7 +1,8 @@
 package tree
 
 import (
-	"sort"
+	"cmp"
+	"slices"
 	"sync"
 
 	"zkd/netio/jute"
@@ -94,26 +95,35 @@ func (t *watchTable) has(path string, w WatcherID, match func(WatchMode) bool) b
 	return ok && match(mode)
 }
 
-// trigger fires the watches for an event on path and appends one event per
-// watcher not in suppress. It returns the watchers it fired (or would have
-// fired, for suppressed ones), as ZooKeeper's triggerWatch does.
-func (t *watchTable) trigger(path string, typ jute.EventType, suppress map[WatcherID]struct{}, out []Event, fired map[WatcherID]struct{}) []Event {
+// trigger fires the watches for an event on path, as ZooKeeper 3.8's
+// WatchManager.triggerWatch: standard and persistent watches on path
+// itself, recursive watches on path and (when the table holds any) on every
+// ancestor, except that recursive watches ignore NodeChildrenChanged.
+// Standard watches go once fired. It appends one event per fired watcher
+// not in suppress, in watcher order, and returns the fired set (suppressed
+// watchers included, as ZooKeeper's WatcherOrBitSet), nil when empty. It
+// allocates nothing when no watch fires.
+func (t *watchTable) trigger(path string, typ jute.EventType, suppress map[WatcherID]struct{}, out []Event) ([]Event, map[WatcherID]struct{}) {
+	var fired map[WatcherID]struct{}
 	at := path
 	exact := true
 	for {
-		if ws := t.byPath[at]; ws != nil {
-			for w, mode := range ws {
-				switch {
-				case mode == WatchRecursive:
-					if typ != jute.EventNodeChildrenChanged {
-						fired[w] = struct{}{}
-					}
-				case exact:
-					fired[w] = struct{}{}
-					if mode == WatchStandard {
-						t.remove(at, w)
-					}
+		for w, mode := range t.byPath[at] {
+			hit := false
+			switch {
+			case mode == WatchRecursive:
+				hit = typ != jute.EventNodeChildrenChanged
+			case exact:
+				hit = true
+				if mode == WatchStandard {
+					t.remove(at, w) // deleting during range is allowed
 				}
+			}
+			if hit {
+				if fired == nil {
+					fired = make(map[WatcherID]struct{})
+				}
+				fired[w] = struct{}{}
 			}
 		}
 		if t.recursive == 0 || at == "/" {
@@ -122,21 +132,15 @@ func (t *watchTable) trigger(path string, typ jute.EventType, suppress map[Watch
 		at, _ = SplitPath(at)
 		exact = false
 	}
-	// Deterministic order among watchers keeps tests and digests stable.
+	// Deterministic order among watchers keeps tests and replicas stable.
 	start := len(out)
 	for w := range fired {
 		if _, skip := suppress[w]; !skip {
 			out = append(out, Event{Watcher: w, Type: typ, Path: path})
 		}
 	}
-	sortEvents(out[start:])
-	return out
-}
-
-func sortEvents(ev []Event) {
-	if len(ev) > 1 {
-		sort.Slice(ev, func(i, j int) bool { return ev[i].Watcher < ev[j].Watcher })
-	}
+	slices.SortFunc(out[start:], func(a, b Event) int { return cmp.Compare(a.Watcher, b.Watcher) })
+	return out, fired
 }
 
 // Watches holds the data and child watch tables. Its own mutex lets reads
@@ -166,16 +170,20 @@ func (ws *Watches) AddChild(path string, w WatcherID) {
 	ws.mu.Unlock()
 }
 
-// AddPersistent registers addWatch: persistent watches go in both tables,
-// recursive ones only in the data table, as in ZooKeeper.
+// AddPersistent registers addWatch. Like ZooKeeper 3.8's DataTree.addWatch
+// it puts the mode in both tables, recursive included: the child table's
+// recursive entry never fires NodeChildrenChanged, but it does fire
+// NodeDeleted for descendants if the data table's entry was since replaced
+// by a standard watch (one mode per watcher and path and table: the last
+// registration wins, in either direction).
 func (ws *Watches) AddPersistent(path string, w WatcherID, recursive bool) {
-	ws.mu.Lock()
+	mode := WatchPersistent
 	if recursive {
-		ws.data.add(path, w, WatchRecursive)
-	} else {
-		ws.data.add(path, w, WatchPersistent)
-		ws.child.add(path, w, WatchPersistent)
+		mode = WatchRecursive
 	}
+	ws.mu.Lock()
+	ws.data.add(path, w, mode)
+	ws.child.add(path, w, mode)
 	ws.mu.Unlock()
 }
 
@@ -190,41 +198,54 @@ func (ws *Watches) RemoveWatcher(w WatcherID) {
 	}
 }
 
-func isStandard(m WatchMode) bool   { return m == WatchStandard }
+func anyMode(WatchMode) bool        { return true }
 func isPersistent(m WatchMode) bool { return m == WatchPersistent }
 func isRecursive(m WatchMode) bool  { return m == WatchRecursive }
 
-// selectors returns the (table, mode matcher) pairs a watcher type of
-// checkWatches/removeWatches names, or nil for an unknown type.
-func (ws *Watches) selectors(typ int32) []struct {
+// selector is one table and the modes a watcher type names in it.
+type selector struct {
 	t     *watchTable
 	match func(WatchMode) bool
-} {
-	type sel = struct {
-		t     *watchTable
-		match func(WatchMode) bool
-	}
+}
+
+// selectors returns the tables and modes a watcher type of checkWatches or
+// removeWatches names, or nil for an unknown type.
+//
+// Types 1-3 are ZooKeeper 3.8's WatcherType, and as there they ignore the
+// mode: Children is the child table, Data the data table, Any both, so
+// removeWatches(Any) is how a 3.8 client drops a persistent watch. Types 4
+// and 5 (Persistent, PersistentRecursive) arrived in ZooKeeper 3.9; they
+// match their mode in both tables. ValidWatcherType says which types a 3.8
+// server accepts.
+func (ws *Watches) selectors(typ int32) []selector {
 	switch typ {
 	case jute.WatcherChildren:
-		return []sel{{&ws.child, isStandard}}
+		return []selector{{&ws.child, anyMode}}
 	case jute.WatcherData:
-		return []sel{{&ws.data, isStandard}}
+		return []selector{{&ws.data, anyMode}}
 	case jute.WatcherAny:
-		return []sel{{&ws.child, isStandard}, {&ws.data, isStandard}}
+		return []selector{{&ws.child, anyMode}, {&ws.data, anyMode}}
 	case jute.WatcherPersistent:
-		return []sel{{&ws.child, isPersistent}, {&ws.data, isPersistent}}
+		return []selector{{&ws.child, isPersistent}, {&ws.data, isPersistent}}
 	case jute.WatcherPersistentRecursive:
-		return []sel{{&ws.data, isRecursive}}
+		return []selector{{&ws.child, isRecursive}, {&ws.data, isRecursive}}
 	}
 	return nil
 }
 
-// ValidWatcherType reports whether typ is a WatcherType.
+// ValidWatcherType reports whether typ is a WatcherType of ZooKeeper 3.8:
+// Children (1), Data (2) or Any (3). ZooKeeper 3.8 fails any other type
+// (3.9's Persistent and PersistentRecursive included) with
+// MarshallingError; zkd answers BadArguments there (see DESIGN.md). Check
+// and Remove also implement types 4 and 5, for a 3.9-compatible mode.
 func ValidWatcherType(typ int32) bool {
-	return typ >= jute.WatcherChildren && typ <= jute.WatcherPersistentRecursive
+	return typ >= jute.WatcherChildren && typ <= jute.WatcherAny
 }
 
 // Check reports whether w has a watch of type typ on path (checkWatches).
+// Only the exact path counts: a recursive watch on an ancestor does not.
+// (ZooKeeper 3.8's containsWatcher answers true when any watcher at all
+// watches path; that is a defect we do not copy.)
 func (ws *Watches) Check(path string, w WatcherID, typ int32) bool {
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
@@ -257,78 +278,68 @@ func (ws *Watches) fire(child bool, path string, typ jute.EventType, suppress ma
 	if child {
 		t = &ws.child
 	}
-	fired := make(map[WatcherID]struct{})
-	out = t.trigger(path, typ, suppress, out, fired)
-	return out, fired
+	return t.trigger(path, typ, suppress, out)
 }
 
-// Stats returns the number of connections with watches, the number of
-// watched paths, and the total number of watches (for wchs and mntr).
+// Count returns the number of watches, one per (watcher, path) in each
+// table: a persistent watch counts twice, as in ZooKeeper 3.8's
+// zk_watch_count (mntr), which adds its data and child tables.
+func (ws *Watches) Count() int {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	n := 0
+	for _, t := range []*watchTable{&ws.data, &ws.child} {
+		for _, m := range t.byPath {
+			n += len(m)
+		}
+	}
+	return n
+}
+
+// Stats returns what ZooKeeper 3.8's wchs prints: the number of watchers,
+// of watched paths and of watches. Like ZooKeeper (DataTree.
+// getWatchesSummary) it reads the data table only, so a getChildren watch
+// does not show in it, while exists, getData and addWatch watches do. For
+// mntr's zk_watch_count use Count.
 func (ws *Watches) Stats() (watchers, paths, total int) {
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
-	seen := make(map[WatcherID]struct{})
-	for _, t := range []*watchTable{&ws.data, &ws.child} {
-		for w, ps := range t.byWatcher {
-			seen[w] = struct{}{}
-			total += len(ps)
-		}
-		paths += len(t.byPath)
+	for _, ps := range ws.data.byWatcher {
+		total += len(ps)
 	}
-	return len(seen), paths, total
+	return len(ws.data.byWatcher), len(ws.data.byPath), total
 }
 
-// ByWatcher returns, per watcher, its sorted watched paths (wchc).
+// ByWatcher returns, per watcher, its sorted watched paths (wchc). Like
+// ZooKeeper 3.8 it reads the data table only (see Stats).
 func (ws *Watches) ByWatcher() map[WatcherID][]string {
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
-	out := make(map[WatcherID][]string)
-	for _, t := range []*watchTable{&ws.data, &ws.child} {
-		for w, ps := range t.byWatcher {
-			for p := range ps {
-				out[w] = append(out[w], p)
-			}
+	out := make(map[WatcherID][]string, len(ws.data.byWatcher))
+	for w, ps := range ws.data.byWatcher {
+		list := make([]string, 0, len(ps))
+		for p := range ps {
+			list = append(list, p)
 		}
-	}
-	for w := range out {
-		out[w] = sortUnique(out[w])
+		slices.Sort(list)
+		out[w] = list
 	}
 	return out
 }
 
-// ByPath returns, per path, the sorted watchers on it (wchp).
+// ByPath returns, per path, the sorted watchers on it (wchp). Like
+// ZooKeeper 3.8 it reads the data table only (see Stats).
 func (ws *Watches) ByPath() map[string][]WatcherID {
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
-	out := make(map[string][]WatcherID)
-	seen := make(map[string]map[WatcherID]struct{})
-	for _, t := range []*watchTable{&ws.data, &ws.child} {
-		for p, wm := range t.byPath {
-			if seen[p] == nil {
-				seen[p] = make(map[WatcherID]struct{})
-			}
-			for w := range wm {
-				if _, ok := seen[p][w]; !ok {
-					seen[p][w] = struct{}{}
-					out[p] = append(out[p], w)
-				}
-			}
+	out := make(map[string][]WatcherID, len(ws.data.byPath))
+	for p, wm := range ws.data.byPath {
+		list := make([]WatcherID, 0, len(wm))
+		for w := range wm {
+			list = append(list, w)
 		}
-	}
-	for p := range out {
-		sort.Slice(out[p], func(i, j int) bool { return out[p][i] < out[p][j] })
+		slices.Sort(list)
+		out[p] = list
 	}
 	return out
-}
-
-func sortUnique(s []string) []string {
-	sort.Strings(s)
-	j := 0
-	for i := range s {
-		if i == 0 || s[i] != s[j-1] {
-			s[j] = s[i]
-			j++
-		}
-	}
-	return s[:j]
 }
