@@ -58,6 +58,9 @@ type conn struct {
 		deferred   []deferredRead
 		sent       uint64
 		lastZxid   int64
+		lastOp     jute.Op
+		lastCxid   int32
+		lastResp   int64 // ms
 	}
 }
 
@@ -75,6 +78,11 @@ func (c *conn) frameLocked(h *jute.ReplyHeader, body jute.Record) {
 	if h.Zxid > c.mu.lastZxid {
 		c.mu.lastZxid = h.Zxid
 	}
+}
+
+// noteLocked records the last request answered, for cons.
+func (c *conn) noteLocked(op jute.Op, xid int32) {
+	c.mu.lastOp, c.mu.lastCxid, c.mu.lastResp = op, xid, c.srv.clock.UnixMilli()
 }
 
 // wakeLocked asks the event loop to flush, from another goroutine.

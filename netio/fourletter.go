@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"zkd/netio/jute"
 )
 
 // Version is what srvr, stat and envi report; clients that parse it see a
@@ -215,16 +217,57 @@ func (srv *Server) outstanding() uint64 {
 	return n
 }
 
+// writeConnections prints one line per connection in Apache ZooKeeper's
+// cons format, which clients (go-zookeeper's FLWCons among them) parse.
 func (srv *Server) writeConnections(b *strings.Builder) {
 	for _, c := range srv.connList() {
 		c.mu.Lock()
-		queued, sent, last := c.mu.submitted-c.mu.completed, c.mu.sent, c.mu.lastZxid
-		outBytes, wake, deferred := len(c.mu.out.B), c.mu.wakeQueued, len(c.mu.deferred)
+		queued := c.mu.submitted - c.mu.completed + uint64(len(c.mu.deferred))
+		sent, last, op, cxid, resp := c.mu.sent, c.mu.lastZxid, c.mu.lastOp, c.mu.lastCxid, c.mu.lastResp
 		c.mu.Unlock()
-		fmt.Fprintf(b, " /%s[1](queued=%d,recved=%d,sent=%d,sid=%s,lzxid=%s,est=%d,outbuf=%d,wake=%t,deferred=%d)\n",
-			c.peer, queued, c.received.Load(), sent,
-			sessionHex(c.sessionID()), zxidHex(last), c.opened.UnixMilli(), outBytes, wake, deferred)
+		var timeout int32
+		if s := srv.sessions.get(c.sessionID()); s != nil {
+			timeout = s.timeoutMs.Load()
+		}
+		fmt.Fprintf(b, " /%s[1](queued=%d,recved=%d,sent=%d,sid=%s,lop=%s,est=%d,to=%d,lcxid=0x%x,lzxid=%s,lresp=%d,llat=0,minlat=0,avglat=0,maxlat=0)\n",
+			c.peer, queued, c.received.Load(), sent, sessionHex(c.sessionID()), shortOp(op),
+			c.opened.UnixMilli(), timeout, uint32(cxid), zxidHex(last), resp)
 	}
+}
+
+// shortOp is the four-letter name cons gives an op, as ZooKeeper prints it.
+func shortOp(op jute.Op) string {
+	switch op {
+	case jute.OpGetData:
+		return "GETD"
+	case jute.OpSetData:
+		return "SETD"
+	case jute.OpCreate, jute.OpCreate2, jute.OpCreateContainer, jute.OpCreateTTL:
+		return "CREA"
+	case jute.OpDelete:
+		return "DELE"
+	case jute.OpExists:
+		return "EXIS"
+	case jute.OpGetChildren, jute.OpGetChildren2:
+		return "GETC"
+	case jute.OpGetACL:
+		return "GETA"
+	case jute.OpSetACL:
+		return "SETA"
+	case jute.OpSync:
+		return "SYNC"
+	case jute.OpPing:
+		return "PING"
+	case jute.OpMulti, jute.OpMultiRead:
+		return "MULT"
+	case jute.OpCloseSession:
+		return "CLOS"
+	case jute.OpCreateSession:
+		return "SESS"
+	case jute.OpSetWatches, jute.OpSetWatches2:
+		return "SETW"
+	}
+	return "NA"
 }
 
 func (srv *Server) writeMonitor(b *strings.Builder) {

@@ -19,8 +19,6 @@ type readReq struct {
 	setWatches *jute.SetWatches
 	multi      *jute.MultiRequest
 	err        jute.Err // answer with this error and no body
-	replyXid   int32    // for ping, auth and setWatches: the special xid
-	special    bool
 	closeAfter bool
 }
 
@@ -41,14 +39,12 @@ func (srv *Server) dispatch(c *conn, h jute.RequestHeader, r *jute.Reader) strin
 	case isWrite(h.Type) || h.Type == jute.OpSync || h.Type == jute.OpCloseSession:
 		return srv.submitWrite(c, h, r)
 	case h.Type == jute.OpPing:
-		rq.special, rq.replyXid = true, jute.XidPing
 	case h.Type == jute.OpAuth:
 		var p jute.AuthPacket
 		p.Decode(r)
 		if r.Err() != nil {
 			return "malformed auth packet"
 		}
-		rq.special, rq.replyXid = true, jute.XidAuth
 		if !srv.authenticate(c, &p) {
 			srv.log.Warn("authentication failed", "client", c.remote, "scheme", p.Scheme)
 			rq.err, rq.closeAfter = jute.ErrAuthFailed, true
@@ -59,7 +55,7 @@ func (srv *Server) dispatch(c *conn, h jute.RequestHeader, r *jute.Reader) strin
 		if r.Err() != nil {
 			return "malformed setWatches"
 		}
-		rq.setWatches, rq.special, rq.replyXid = sw, true, jute.XidSetWatches
+		rq.setWatches = sw
 	case h.Type == jute.OpExists || h.Type == jute.OpGetData || h.Type == jute.OpGetChildren || h.Type == jute.OpGetChildren2:
 		var p jute.PathWatchRequest
 		p.Decode(r)
@@ -200,26 +196,29 @@ func (srv *Server) answerInOrder(c *conn, rq readReq) string {
 // exclusive) and c.mu is held.
 func (srv *Server) serveLocked(c *conn, rq *readReq) {
 	t := srv.tree
+	// Replies echo the request's xid, auth and setWatches included (the
+	// Java client sends those with -4 and -8, others with ordinary xids);
+	// a ping is always answered with -2, and auth with zxid 0, as
+	// Apache ZooKeeper does.
 	hdr := jute.ReplyHeader{Xid: rq.hdr.Xid, Zxid: t.LastZxid()}
-	if rq.special {
-		hdr.Xid = rq.replyXid
+	switch rq.hdr.Type {
+	case jute.OpPing:
+		hdr.Xid = jute.XidPing
+	case jute.OpAuth:
+		hdr.Zxid = 0
 	}
 	if rq.closeAfter {
 		c.mu.closeAfter = true
 	}
+	c.noteLocked(rq.hdr.Type, rq.hdr.Xid)
 	if rq.err != jute.ErrOK {
 		hdr.Err = rq.err
-		if rq.replyXid == jute.XidAuth {
-			hdr.Zxid = 0
-		}
 		c.frameLocked(&hdr, nil)
 		return
 	}
 	var body jute.Record
 	switch rq.hdr.Type {
-	case jute.OpPing:
-	case jute.OpAuth:
-		hdr.Zxid = 0
+	case jute.OpPing, jute.OpAuth:
 	case jute.OpSetWatches, jute.OpSetWatches2:
 		srv.setWatchesLocked(c, rq.setWatches)
 	case jute.OpExists:
@@ -423,16 +422,17 @@ func (srv *Server) Apply(txns []tree.Txn, reqs []*broadcast.Request, commitErr e
 			res, srv.evBuf = srv.tree.Apply(x, srv.evBuf[:0])
 			srv.deliverEvents(srv.evBuf)
 		}
+		// The reply is queued before afterApply may mark the connection to
+		// close (closeSession), so the client always gets it.
+		if req != nil {
+			if req.Now > 0 {
+				srv.stats.latency(now.Sub(time.UnixMilli(req.Now)))
+			}
+			if c, ok := req.Origin.(*conn); ok {
+				srv.replyWrite(c, req, x, &res)
+			}
+		}
 		srv.afterApply(x, commitErr)
-		if req == nil {
-			continue
-		}
-		if req.Now > 0 {
-			srv.stats.latency(now.Sub(time.UnixMilli(req.Now)))
-		}
-		if c, ok := req.Origin.(*conn); ok {
-			srv.replyWrite(c, req, x, &res)
-		}
 	}
 }
 
@@ -485,6 +485,7 @@ func (srv *Server) replyWrite(c *conn, req *broadcast.Request, x *tree.Txn, res 
 	if c.mu.closed {
 		return
 	}
+	c.noteLocked(req.Op, req.Xid)
 	if x.Type == jute.OpCreateSession {
 		if res.Err == jute.ErrOK {
 			c.connectReplyLocked(x.Timeout, x.Session, sessionPassword(x.Session))
