@@ -125,10 +125,16 @@ func (r Reference) Addr() string { return r.S.Addr() }
 func (r Reference) PID() int     { return r.S.PID() }
 func (r Reference) Stop() error  { return r.S.Stop() }
 
-// StartReference starts Apache ZooKeeper standalone on loopback with the
-// given heap limit (e.g. "-Xmx2g"; empty for the JVM default).
-func StartReference(jvmFlags ...string) (Reference, error) {
-	s, err := refzk.Start(refzk.Options{JVMFlags: jvmFlags})
+// StartReference starts Apache ZooKeeper standalone on loopback. forceSync
+// false sets zoo.cfg forceSync=no (no fsync of its log), for comparisons
+// with a zkd that commits in memory; jvmFlags are passed to java (e.g.
+// "-Xmx2g").
+func StartReference(forceSync bool, jvmFlags ...string) (Reference, error) {
+	var extra []string
+	if !forceSync {
+		extra = append(extra, "forceSync=no")
+	}
+	s, err := refzk.Start(refzk.Options{JVMFlags: jvmFlags, Extra: extra})
 	return Reference{S: s}, err
 }
 

@@ -33,6 +33,7 @@ func run() error {
 	zkdBin := flag.String("zkd-bin", "", "zkd binary (default: build ./cmd/zkd)")
 	zkdProfile := flag.String("zkd-cpuprofile", "", "write zkd's CPU profile here")
 	jvmHeap := flag.String("jvm-heap", "-Xmx2g", "heap flag for Apache ZooKeeper's JVM")
+	zkSync := flag.Bool("zk-fsync", false, "let Apache ZooKeeper fsync its log (forceSync=yes); off by default while zkd commits in memory")
 	flag.Parse()
 
 	var fractions []float64
@@ -81,7 +82,7 @@ func run() error {
 		runs = append(runs, run{"zkd", p, []string{p.Addr()}})
 	}
 	if *target == "zookeeper" || *target == "both" {
-		r, err := bench.StartReference(*jvmHeap)
+		r, err := bench.StartReference(*zkSync, *jvmHeap)
 		if err != nil {
 			return err
 		}
@@ -91,8 +92,8 @@ func run() error {
 		runs = append(runs, run{*target, nil, strings.Split(*target, ",")})
 	}
 
-	fmt.Printf("sessions=%d outstanding=%d size=%d warmup=%s duration=%s rate=%g\n\n",
-		*sessions, *outstanding, *size, *warmup, *duration, *rate)
+	fmt.Printf("sessions=%d outstanding=%d size=%d warmup=%s duration=%s rate=%g zookeeper-fsync=%t\n\n",
+		*sessions, *outstanding, *size, *warmup, *duration, *rate, *zkSync)
 	fmt.Println("| server | writes | ops/s | p50 | p90 | p99 | p99.9 | max | server CPU/op | client CPU share | errors |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|")
 	results := map[string]map[float64]float64{}
