@@ -41,7 +41,13 @@ type conn struct {
 	peer   string // client ip:port, for cons
 	opened time.Time
 
-	reader     jute.Reader // reused for every frame; event loop only
+	reader jute.Reader // reused for every frame; event loop only
+	// auth holds the identities of addauth; as in ZooKeeper they belong to
+	// the connection (a client re-sends them after reconnecting). Copied
+	// into each write request, read by deferred reads on the pipeline.
+	authMu sync.Mutex
+	auth   []jute.ID
+
 	handshaken bool
 	sess       *session      // set once, at the handshake, on the event loop
 	sid        atomic.Int64  // sess.id, for readers on other goroutines
@@ -154,4 +160,25 @@ func (c *conn) readFrame() (frame []byte, size int, bad string) {
 		return nil, 0, "short read"
 	}
 	return buf[4:], 4 + length, ""
+}
+
+// authIDs returns the connection's identities. The slice is never modified
+// after it is published (addAuth replaces it), so callers may keep it.
+func (c *conn) authIDs() []jute.ID {
+	c.authMu.Lock()
+	defer c.authMu.Unlock()
+	return c.auth
+}
+
+func (c *conn) addAuth(id jute.ID) {
+	c.authMu.Lock()
+	defer c.authMu.Unlock()
+	for _, have := range c.auth {
+		if have == id {
+			return
+		}
+	}
+	next := make([]jute.ID, len(c.auth), len(c.auth)+1)
+	copy(next, c.auth)
+	c.auth = append(next, id)
 }

@@ -36,7 +36,7 @@ func isWrite(op jute.Op) bool {
 func (srv *Server) dispatch(c *conn, h jute.RequestHeader, r *jute.Reader) string {
 	rq := readReq{hdr: h}
 	switch {
-	case isWrite(h.Type) || h.Type == jute.OpSync || h.Type == jute.OpCloseSession:
+	case isWrite(h.Type) || h.Type == jute.OpSync || h.Type == jute.OpCloseSession || h.Type == jute.OpReconfig:
 		return srv.submitWrite(c, h, r)
 	case h.Type == jute.OpPing:
 	case h.Type == jute.OpAuth:
@@ -82,11 +82,10 @@ func (srv *Server) dispatch(c *conn, h jute.RequestHeader, r *jute.Reader) strin
 		}
 		rq.multi = m
 	case h.Type == jute.OpWhoAmI:
-	case h.Type == jute.OpReconfig:
-		rq.err = jute.ErrReconfigDisabled
 	default:
-		srv.log.Warn("unknown or unsupported opcode", "client", c.remote, "op", h.Type.String())
-		rq.err = jute.ErrUnimplemented
+		// As ZooKeeper: answer Unimplemented (with zxid -1), then close.
+		srv.log.Warn("unknown or unsupported opcode, closing connection", "client", c.remote, "op", h.Type.String())
+		rq.err, rq.closeAfter = jute.ErrUnimplemented, true
 	}
 	if r.Err() != nil && rq.err == jute.ErrOK {
 		return "malformed " + h.Type.String() + " request"
@@ -108,17 +107,16 @@ func (srv *Server) dispatch(c *conn, h jute.RequestHeader, r *jute.Reader) strin
 func (srv *Server) authenticate(c *conn, p *jute.AuthPacket) bool {
 	switch p.Scheme {
 	case "digest":
-		if !strings.Contains(string(p.Auth), ":") {
-			return false
-		}
+		// Like ZooKeeper, a credential without ':' is a user name with an
+		// empty password part, not an error.
 		digest := tree.DigestOf(string(p.Auth))
 		if srv.cfg.SuperDigest != "" && digest == srv.cfg.SuperDigest {
-			c.sess.addAuth(tree.SuperID)
+			c.addAuth(tree.SuperID)
 		}
-		c.sess.addAuth(jute.ID{Scheme: "digest", ID: digest})
+		c.addAuth(jute.ID{Scheme: "digest", ID: digest})
 		return true
 	case "ip":
-		c.sess.addAuth(jute.ID{Scheme: "ip", ID: c.remote})
+		c.addAuth(jute.ID{Scheme: "ip", ID: c.remote})
 		return true
 	}
 	return false
@@ -127,7 +125,7 @@ func (srv *Server) authenticate(c *conn, p *jute.AuthPacket) bool {
 // submitWrite decodes a write and hands it to the pipeline.
 func (srv *Server) submitWrite(c *conn, h jute.RequestHeader, r *jute.Reader) string {
 	req := &broadcast.Request{
-		Request: tree.Request{Session: c.sess.id, Cxid: h.Xid, Op: h.Type, Auth: c.sess.authIDs()},
+		Request: tree.Request{Session: c.sess.id, Cxid: h.Xid, Op: h.Type, Auth: c.authIDs()},
 		Origin:  c, Xid: h.Xid, Now: srv.clock.UnixMilli(),
 	}
 	switch h.Type {
@@ -155,12 +153,17 @@ func (srv *Server) submitWrite(c *conn, h jute.RequestHeader, r *jute.Reader) st
 		if bad {
 			return srv.answerInOrder(c, readReq{hdr: h, err: jute.ErrMarshallingError})
 		}
+		retypeMultiCreates(req.Multi)
 	case jute.OpSync:
 		var p jute.PathRequest
 		p.Decode(r)
 		req.Create = &jute.CreateRequest{Path: p.Path} // sync echoes its path
 	case jute.OpCloseSession:
 		c.sess.closing.Store(true)
+	case jute.OpReconfig:
+		// Without dynamic reconfiguration ZooKeeper logs an error txn
+		// (ReconfigDisabled), so it takes a zxid like any failed write;
+		// the Preparer turns it into one. Its body is not needed.
 	}
 	if r.Err() != nil {
 		return "malformed " + h.Type.String() + " request"
@@ -175,6 +178,28 @@ func (srv *Server) submitWrite(c *conn, h jute.RequestHeader, r *jute.Reader) st
 		return "server shutting down"
 	}
 	return ""
+}
+
+// retypeMultiCreates gives each create op of a multi the type its flags
+// imply, whatever its header said, as Apache ZooKeeper's
+// MultiOperationRecord does (Op.create picks create, createContainer or
+// createTTL from the mode). A create2 inside a multi is thus answered like a
+// create: with the path only.
+func retypeMultiCreates(m *jute.MultiRequest) {
+	for i := range m.Ops {
+		op := &m.Ops[i]
+		if !tree.IsCreate(op.Op) {
+			continue
+		}
+		switch op.Create.Flags {
+		case jute.ModeContainer:
+			op.Op = jute.OpCreateContainer
+		case jute.ModePersistentWithTTL, jute.ModePersistentSequentialWithTTL:
+			op.Op = jute.OpCreateTTL
+		default:
+			op.Op = jute.OpCreate
+		}
+	}
 }
 
 // answerInOrder queues an answer that needs no tree, after the session's
@@ -213,6 +238,9 @@ func (srv *Server) serveLocked(c *conn, rq *readReq) {
 	c.noteLocked(rq.hdr.Type, rq.hdr.Xid)
 	if rq.err != jute.ErrOK {
 		hdr.Err = rq.err
+		if rq.err == jute.ErrUnimplemented {
+			hdr.Zxid = -1
+		}
 		c.frameLocked(&hdr, nil)
 		return
 	}
@@ -222,10 +250,14 @@ func (srv *Server) serveLocked(c *conn, rq *readReq) {
 	case jute.OpSetWatches, jute.OpSetWatches2:
 		srv.setWatchesLocked(c, rq.setWatches)
 	case jute.OpExists:
+		if strings.IndexByte(rq.path, 0) >= 0 {
+			hdr.Err = jute.ErrBadArguments
+			break
+		}
 		if rq.watch {
 			t.Watches.AddData(rq.path, c.id)
 		}
-		if n, ok := t.Get(rq.path); ok {
+		if n, ok := t.Get(lookupPath(rq.path)); ok {
 			body = &jute.StatResponse{Stat: n.Stat()}
 		} else {
 			hdr.Err = jute.ErrNoNode
@@ -274,9 +306,10 @@ func (srv *Server) serveLocked(c *conn, rq *readReq) {
 			hdr.Err = jute.ErrBadArguments
 		} else {
 			t.Watches.AddPersistent(rq.path, c.id, rq.typ == jute.AddWatchPersistentRecursive)
+			body = &jute.IntResponse{} // ZooKeeper answers addWatch with an ErrorResponse of 0
 		}
 	case jute.OpWhoAmI:
-		body = whoAmI(c.sess.authIDs())
+		body = whoAmI(c.authIDs())
 	case jute.OpMultiRead:
 		body = srv.multiReadLocked(c, rq.multi)
 	}
@@ -285,14 +318,23 @@ func (srv *Server) serveLocked(c *conn, rq *readReq) {
 
 // readable looks a node up and checks perm on it.
 func (srv *Server) readable(c *conn, path string, perm int32) (tree.Node, jute.Err) {
-	n, ok := srv.tree.Get(path)
+	n, ok := srv.tree.Get(lookupPath(path))
 	if !ok {
 		return n, jute.ErrNoNode
 	}
-	if !tree.CheckACL(n.ACL(), perm, c.sess.authIDs()) {
+	if !tree.CheckACL(n.ACL(), perm, c.authIDs()) {
 		return n, jute.ErrNoAuth
 	}
 	return n, jute.ErrOK
+}
+
+// lookupPath maps "" to the root: Apache ZooKeeper's DataTree stores its
+// root under both "" and "/", so reads of "" see the root.
+func lookupPath(path string) string {
+	if path == "" {
+		return "/"
+	}
+	return path
 }
 
 // getACLLocked needs READ or ADMIN; without ADMIN the digest hashes are
@@ -303,7 +345,7 @@ func (srv *Server) getACLLocked(c *conn, path string) (jute.Record, jute.Err) {
 		return nil, err
 	}
 	acl := n.ACL()
-	if !tree.CheckACL(acl, jute.PermAdmin, c.sess.authIDs()) {
+	if !tree.CheckACL(acl, jute.PermAdmin, c.authIDs()) {
 		masked := make([]jute.ACL, len(acl))
 		for i, a := range acl {
 			masked[i] = a
@@ -354,7 +396,7 @@ func (srv *Server) multiReadLocked(c *conn, m *jute.MultiRequest) jute.Record {
 			// The data is encoded before the tree lock is released.
 			rsp.Results[i] = jute.MultiResult{Op: jute.OpGetData, Data: n.Data(), Stat: n.Stat()}
 		default:
-			rsp.Results[i] = jute.MultiResult{Op: jute.OpGetChildren, Children: n.Children(nil)}
+			rsp.Results[i] = jute.MultiResult{Op: jute.OpGetChildren, Children: n.Children(make([]string, 0, n.NumChildren()))}
 		}
 	}
 	return rsp

@@ -321,7 +321,7 @@ func (srv *Server) handleConnect(c *conn, frame []byte) string {
 	c.handshaken = true
 	if req.SessionID == 0 {
 		s := newSession(srv.sessions.newID(), timeout)
-		s.auth = []jute.ID{{Scheme: "ip", ID: c.remote}}
+		c.addAuth(jute.ID{Scheme: "ip", ID: c.remote})
 		s.touch(srv.clock.UnixNano())
 		s.setOwner(c)
 		srv.sessions.put(s)
@@ -357,7 +357,7 @@ func (srv *Server) handleConnect(c *conn, frame []byte) string {
 	if old := s.setOwner(c); old != nil && old != c {
 		_ = old.gc.Close()
 	}
-	s.addAuth(jute.ID{Scheme: "ip", ID: c.remote})
+	c.addAuth(jute.ID{Scheme: "ip", ID: c.remote})
 	c.mu.Lock()
 	c.connectReplyLocked(timeout, s.id, sessionPassword(s.id))
 	c.mu.Unlock()

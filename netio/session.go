@@ -8,8 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"zkd/netio/jute"
 )
 
 // passwordSecret keys session passwords. Every server of an ensemble must
@@ -36,11 +34,6 @@ type session struct {
 	closing   atomic.Bool  // closeSession submitted (by the client or expiry)
 	created   atomic.Bool  // createSession applied
 
-	// auth is the session's identities; written by its connection's event
-	// loop, copied into each write request.
-	authMu sync.Mutex
-	auth   []jute.ID
-
 	connMu sync.Mutex
 	conn   *conn // the connection that owns the session now, or nil
 }
@@ -54,27 +47,6 @@ func newSession(id int64, timeoutMs int32) *session {
 // touch pushes the session's deadline to nowNanos plus its timeout.
 func (s *session) touch(nowNanos int64) {
 	s.deadline.Store(nowNanos + int64(s.timeoutMs.Load())*int64(time.Millisecond))
-}
-
-// authIDs returns the session's identities. The slice is never modified
-// after it is published (addAuth replaces it), so callers may keep it.
-func (s *session) authIDs() []jute.ID {
-	s.authMu.Lock()
-	defer s.authMu.Unlock()
-	return s.auth
-}
-
-func (s *session) addAuth(id jute.ID) {
-	s.authMu.Lock()
-	defer s.authMu.Unlock()
-	for _, have := range s.auth {
-		if have == id {
-			return
-		}
-	}
-	next := make([]jute.ID, len(s.auth), len(s.auth)+1)
-	copy(next, s.auth)
-	s.auth = append(next, id)
 }
 
 func (s *session) owner() *conn {

@@ -207,6 +207,10 @@ func (p *Preparer) prepare(r *Request, x *Txn) jute.Err {
 		for _, path := range x.Paths {
 			p.markDeleted(path)
 		}
+	case jute.OpReconfig:
+		// Dynamic reconfiguration is not supported; like a ZooKeeper
+		// without reconfigEnabled, the request becomes an error txn.
+		return jute.ErrReconfigDisabled
 	default:
 		return jute.ErrBadArguments
 	}
