@@ -248,7 +248,7 @@ func (srv *Server) serveLocked(c *conn, rq *readReq) {
 	switch rq.hdr.Type {
 	case jute.OpPing, jute.OpAuth:
 	case jute.OpSetWatches, jute.OpSetWatches2:
-		srv.setWatchesLocked(c, rq.setWatches)
+		hdr.Err = srv.setWatchesLocked(c, rq.setWatches)
 	case jute.OpExists:
 		if strings.IndexByte(rq.path, 0) >= 0 {
 			hdr.Err = jute.ErrBadArguments
@@ -288,7 +288,11 @@ func (srv *Server) serveLocked(c *conn, rq *readReq) {
 	case jute.OpGetAllChildrenNumber:
 		n, err := srv.readable(c, rq.path, jute.PermRead)
 		if hdr.Err = err; err == jute.ErrOK {
-			body = &jute.IntResponse{N: int32(n.CountDescendants())}
+			count := n.CountDescendants()
+			if rq.path == "" {
+				count++ // every path starts with "" + "/", the root's own included
+			}
+			body = &jute.IntResponse{N: int32(count)}
 		}
 	case jute.OpGetEphemerals:
 		body = &jute.StringsResponse{Strings: ephemeralsUnder(t.Ephemerals(c.sess.id), rq.path)}
@@ -403,49 +407,59 @@ func (srv *Server) multiReadLocked(c *conn, m *jute.MultiRequest) jute.Record {
 }
 
 // setWatchesLocked re-registers a reconnecting client's watches, first
-// firing those whose condition changed since relativeZxid.
-func (srv *Server) setWatchesLocked(c *conn, sw *jute.SetWatches) {
+// firing those whose condition changed since relativeZxid. It walks the
+// lists in wire order; a null list stops it with MarshallingError after the
+// lists before it took effect, which is what Apache ZooKeeper answers.
+func (srv *Server) setWatchesLocked(c *conn, sw *jute.SetWatches) jute.Err {
 	t := srv.tree
 	rel := sw.RelativeZxid
 	event := func(typ jute.EventType, path string) {
 		h := jute.ReplyHeader{Xid: jute.XidWatchEvent, Zxid: -1}
 		c.frameLocked(&h, &jute.WatcherEvent{Type: typ, State: jute.StateSyncConnected, Path: path})
 	}
-	for _, p := range sw.DataWatches {
-		n, ok := t.Get(p)
-		switch {
-		case !ok:
-			event(jute.EventNodeDeleted, p)
-		case n.Stat().Mzxid > rel:
-			event(jute.EventNodeDataChanged, p)
-		default:
-			t.Watches.AddData(p, c.id)
+	lists := [][]string{sw.DataWatches, sw.ExistWatches, sw.ChildWatches}
+	if sw.Two {
+		lists = append(lists, sw.PersistentWatches, sw.PersistentRecursive)
+	}
+	for kind, paths := range lists {
+		if paths == nil {
+			return jute.ErrMarshallingError
+		}
+		for _, p := range paths {
+			n, exists := t.Get(lookupPath(p))
+			switch kind {
+			case 0: // data
+				switch {
+				case !exists:
+					event(jute.EventNodeDeleted, p)
+				case n.Stat().Mzxid > rel:
+					event(jute.EventNodeDataChanged, p)
+				default:
+					t.Watches.AddData(p, c.id)
+				}
+			case 1: // exist
+				if exists {
+					event(jute.EventNodeCreated, p)
+				} else {
+					t.Watches.AddData(p, c.id)
+				}
+			case 2: // child
+				switch {
+				case !exists:
+					event(jute.EventNodeDeleted, p)
+				case n.Stat().Pzxid > rel:
+					event(jute.EventNodeChildrenChanged, p)
+				default:
+					t.Watches.AddChild(p, c.id)
+				}
+			case 3:
+				t.Watches.AddPersistent(p, c.id, false)
+			case 4:
+				t.Watches.AddPersistent(p, c.id, true)
+			}
 		}
 	}
-	for _, p := range sw.ExistWatches {
-		if _, ok := t.Get(p); ok {
-			event(jute.EventNodeCreated, p)
-		} else {
-			t.Watches.AddData(p, c.id)
-		}
-	}
-	for _, p := range sw.ChildWatches {
-		n, ok := t.Get(p)
-		switch {
-		case !ok:
-			event(jute.EventNodeDeleted, p)
-		case n.Stat().Pzxid > rel:
-			event(jute.EventNodeChildrenChanged, p)
-		default:
-			t.Watches.AddChild(p, c.id)
-		}
-	}
-	for _, p := range sw.PersistentWatches {
-		t.Watches.AddPersistent(p, c.id, false)
-	}
-	for _, p := range sw.PersistentRecursive {
-		t.Watches.AddPersistent(p, c.id, true)
-	}
+	return jute.ErrOK
 }
 
 // Apply is the pipeline's StateMachine: it applies a committed batch under
@@ -506,6 +520,11 @@ func (srv *Server) deliverEvents(ev []tree.Event) {
 	for _, e := range ev {
 		c := srv.connByWatcher(e.Watcher)
 		if c == nil {
+			continue
+		}
+		// A watcher without READ on the node does not learn of the change
+		// (ZooKeeper's fix for CVE-2024-23944).
+		if !tree.CheckACL(e.ACL, jute.PermRead, c.authIDs()) {
 			continue
 		}
 		h := jute.ReplyHeader{Xid: jute.XidWatchEvent, Zxid: -1}

@@ -403,9 +403,14 @@ func (t *Tree) applyCreate(x *Txn, ev []Event) (jute.Err, jute.Stat, []Event) {
 		s[x.Path] = struct{}{}
 	}
 	stat := Node{t, id}.Stat()
+	acl, parentACL := t.acls.get(n.acl), t.acls.get(t.node(pid).acl)
 	t.Watches.mu.Lock()
+	at := len(ev)
 	ev, _ = t.Watches.fire(false, x.Path, jute.EventNodeCreated, nil, ev)
+	ev = withACL(ev, at, acl)
+	at = len(ev)
 	ev, _ = t.Watches.fire(true, parentPath, jute.EventNodeChildrenChanged, nil, ev)
+	ev = withACL(ev, at, parentACL)
 	t.Watches.mu.Unlock()
 	return jute.ErrOK, stat, ev
 }
@@ -447,6 +452,9 @@ func (t *Tree) applyDelete(path string, zxid int64, ev []Event) (jute.Err, []Eve
 	}
 	delete(t.paths, path)
 	t.dataBytes -= nodeSize(path, n.data)
+	// The interned list stays intact after release (a new interning gets
+	// a new slice), so the events may keep it.
+	acl, parentACL := t.acls.get(n.acl), t.acls.get(p.acl)
 	t.acls.release(n.acl)
 	switch {
 	case n.owner == jute.ContainerEphemeralOwner:
@@ -463,9 +471,13 @@ func (t *Tree) applyDelete(path string, zxid int64, ev []Event) (jute.Err, []Eve
 	}
 	t.release(id)
 	t.Watches.mu.Lock()
+	at := len(ev)
 	ev, processed := t.Watches.fire(false, path, jute.EventNodeDeleted, nil, ev)
 	ev, _ = t.Watches.fire(true, path, jute.EventNodeDeleted, processed, ev)
+	ev = withACL(ev, at, acl)
+	at = len(ev)
 	ev, _ = t.Watches.fire(true, parentPath, jute.EventNodeChildrenChanged, nil, ev)
+	ev = withACL(ev, at, parentACL)
 	t.Watches.mu.Unlock()
 	return jute.ErrOK, ev
 }
@@ -483,7 +495,9 @@ func (t *Tree) applySetData(x *Txn, ev []Event) (jute.Err, jute.Stat, []Event) {
 	n.mtime = x.Time
 	stat := Node{t, id}.Stat()
 	t.Watches.mu.Lock()
+	at := len(ev)
 	ev, _ = t.Watches.fire(false, x.Path, jute.EventNodeDataChanged, nil, ev)
+	ev = withACL(ev, at, t.acls.get(n.acl))
 	t.Watches.mu.Unlock()
 	return jute.ErrOK, stat, ev
 }
@@ -543,4 +557,12 @@ func multiSubOp(op jute.Op) bool {
 		return true
 	}
 	return IsCreate(op)
+}
+
+// withACL sets acl on the events appended since at.
+func withACL(ev []Event, at int, acl []jute.ACL) []Event {
+	for i := at; i < len(ev); i++ {
+		ev[i].ACL = acl
+	}
+	return ev
 }

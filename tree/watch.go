@@ -17,6 +17,10 @@ type Event struct {
 	Watcher WatcherID
 	Type    jute.EventType
 	Path    string
+	// ACL is the ACL of the node the event is about (the parent's for
+	// NodeChildrenChanged). The caller delivers the event only to a
+	// watcher with READ on it, as ZooKeeper does since CVE-2024-23944.
+	ACL []jute.ACL
 }
 
 // WatchMode is how a registered watch behaves when it fires.

@@ -3,6 +3,8 @@ package jute
 import (
 	"encoding/binary"
 	"errors"
+	"strings"
+	"unicode/utf8"
 )
 
 // ErrShort is returned when a frame ends before the record does, or when a
@@ -142,14 +144,31 @@ func (r *Reader) length(minElem int) int {
 	return int(n)
 }
 
+// String reads a ustring. Bytes that are not UTF-8 become U+FFFD, one per
+// bad byte, as Java's decoder does in Apache ZooKeeper, so a path echoed
+// back (sync, watch events) reads the same from both servers.
 func (r *Reader) String() string {
 	n := r.length(1)
 	if n <= 0 {
 		return ""
 	}
-	s := string(r.b[r.off : r.off+n])
+	b := r.b[r.off : r.off+n]
 	r.off += n
-	return s
+	if !utf8.Valid(b) {
+		return toValidUTF8(b)
+	}
+	return string(b)
+}
+
+func toValidUTF8(b []byte) string {
+	var sb strings.Builder
+	sb.Grow(len(b) + 8)
+	for len(b) > 0 {
+		r, size := utf8.DecodeRune(b)
+		sb.WriteRune(r) // RuneError for a bad byte is U+FFFD
+		b = b[size:]
+	}
+	return sb.String()
 }
 
 // Buffer reads a buffer. Null (-1) decodes as nil; an empty buffer as a
