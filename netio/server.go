@@ -156,6 +156,21 @@ func (srv *Server) Start() error {
 	return nil
 }
 
+// LastZxid is the zxid of the last transaction applied to the tree.
+func (srv *Server) LastZxid() int64 {
+	srv.treeMu.RLock()
+	defer srv.treeMu.RUnlock()
+	return srv.tree.LastZxid()
+}
+
+// WithTreeReadLock runs fn while holding the tree's read lock: Apply waits,
+// reads go on. The snapshotter encodes a chunk of nodes under it.
+func (srv *Server) WithTreeReadLock(fn func()) {
+	srv.treeMu.RLock()
+	defer srv.treeMu.RUnlock()
+	fn()
+}
+
 // Addr is the address the server listens on.
 func (srv *Server) Addr() string { return srv.cfg.Addr }
 
