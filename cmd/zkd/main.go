@@ -13,9 +13,8 @@ import (
 	"syscall"
 	"time"
 
-	"zkd/broadcast"
+	"zkd/engine"
 	"zkd/netio"
-	"zkd/tree"
 )
 
 func main() {
@@ -32,6 +31,7 @@ func run(args []string) error {
 	dataDir := fs.String("data", "", "data directory (overrides dataDir)")
 	tick := fs.Duration("tick", 0, "tickTime (overrides zoo.cfg)")
 	maxReq := fs.Int("max-request-bytes", 0, "largest request frame accepted (jute.maxbuffer)")
+	snapCount := fs.Int("snap-count", 0, "transactions between snapshots (overrides snapCount)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logJSON := fs.Bool("log-json", false, "log as JSON lines")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until shutdown")
@@ -72,6 +72,9 @@ func run(args []string) error {
 	if *maxReq > 0 {
 		cfg.Net.MaxRequestBytes = *maxReq
 	}
+	if *snapCount > 0 {
+		cfg.SnapCount = *snapCount
+	}
 	for k, v := range cfg.Extra {
 		logger.Info("zoo.cfg key not used by zkd", "key", k, "value", v)
 	}
@@ -93,11 +96,23 @@ func run(args []string) error {
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 
-	// The commit step is an in-memory log until the durable engine lands.
-	srv := netio.NewServer(cfg.Net, tree.New(), &broadcast.MemLog{}, logger)
+	store, t, err := engine.OpenStore(engine.StoreOptions{
+		DataDir: cfg.DataDir, LogDir: cfg.LogDir, NoSync: !cfg.ForceSync,
+		SnapCount: cfg.SnapCount, SnapRetain: cfg.SnapRetainCount,
+		// Apache ZooKeeper purges only with autopurge.purgeInterval > 0; the
+		// built-in defaults purge after every snapshot.
+		PurgeOnSnap: cfg.PurgeIntervalHour > 0 || *cfgPath == "",
+		Logger:      logger,
+	})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	srv := netio.NewServer(cfg.Net, t, store.Log, logger)
 	if err := srv.Start(); err != nil {
 		return err
 	}
+	store.StartSnapshots(t, srv.LastZxid, srv.WithTreeReadLock)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	s := <-sig

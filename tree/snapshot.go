@@ -1,0 +1,555 @@
+package tree
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+
+	"zkd/netio/jute"
+)
+
+// A snapshot is fuzzy, as in Apache ZooKeeper: it is written in chunks
+// while transactions keep being applied between the chunks, so it shows no
+// single moment of the tree. It records the zxid S the tree had when the
+// writer started; every node it holds was copied at some moment after S.
+// Restoring it and then applying every transaction after S (in order, as
+// the log has them) gives exactly the tree the live server had, because a
+// transaction carries final values and Apply is idempotent over any state
+// between S and the transaction (see Apply): a node copied before a txn
+// took effect gets the txn's result on replay; a node copied after already
+// holds it and the replay leaves it alone (pzxid and cversion only move
+// forward, to the same maximum). The session table is copied once, at the
+// first chunk, and converges the same way (createSession and closeSession
+// carry final values too). engine/ wraps the body in a file with a header,
+// compression and checksums; TestFuzzySnapshot checks the claim.
+//
+// Body format (zkd's own, built from jute primitives, all big-endian):
+//
+//	body    = frame*, in this order: header, session*, (acl | node)*, end
+//	frame   = int length, then length bytes holding exactly one record
+//	record  = int kind, then by kind:
+//	  header  (1): int version (1), long startZxid
+//	  session (2): long id, int timeout (ms)
+//	  acl     (3): int ref, vector<ACL>; refs are 1, 2, 3, … in order of
+//	               first use, and an acl record comes before the first
+//	               node that names it
+//	  node    (4): ustring path, buffer data (-1 = null, 0 = empty),
+//	               long czxid, mzxid, pzxid, ctime, mtime, owner (raw:
+//	               session, container or TTL encoding),
+//	               int version, cversion (stored, as StatPersisted; not the
+//	               client's), aversion, int acl ref
+//	  end     (5): long nodes, long sessions (how many of each came)
+//
+// Nodes come depth-first, children in byte order of their names, so a
+// node always comes after its parent: "/" first, then for example
+// "/a", "/a/x", "/b", "/zookeeper", "/zookeeper/config", ….
+const (
+	snapVersion = 1
+
+	snapKindHeader  = 1
+	snapKindSession = 2
+	snapKindACL     = 3
+	snapKindNode    = 4
+	snapKindEnd     = 5
+
+	// snapRecordBytesMax bounds one record on restore. A node's data is
+	// bounded by the request size the server accepts (jute.maxbuffer, 1 MB
+	// by default); this is far above any setting that makes sense and
+	// still keeps a corrupt length from meaning "read forever".
+	snapRecordBytesMax = 1 << 30
+
+	// snapReadStepBytes is how much a record buffer grows at a time while
+	// it is read, so that a corrupt length costs memory only as far as
+	// the bytes really there.
+	snapReadStepBytes = 1 << 20
+)
+
+// ErrBadSnapshot is wrapped by every error RestoreSnapshot returns for a
+// body it cannot decode or whose records do not make a whole tree.
+var ErrBadSnapshot = errors.New("tree: malformed snapshot")
+
+// SnapshotWriter encodes a fuzzy snapshot of a tree in chunks (see Next).
+type SnapshotWriter struct {
+	t         *Tree
+	startZxid int64
+	started   bool
+	done      bool
+	err       error // sticky: the writer's first error
+
+	// stack is the depth-first traversal: one frame per node on the path
+	// from "/" to the node visited last that has children, each with its
+	// child names as they were when the node was visited. path holds the
+	// path of the child visited last; a frame's pathLen is where its own
+	// path ends in it ("/" has 0, so its children come out as "/name").
+	stack []snapFrame
+	path  []byte
+
+	// aclByRef maps the tree's ACL references to ours. The tree may free a
+	// reference and reuse it for another list while the lock is released,
+	// so an entry holds the list it was made for: the cache allocates a
+	// new slice for every interning, and holding the old one keeps its
+	// address from being reused, so the same backing array means the same
+	// list. aclByKey finds a list we have written under another reference.
+	aclByRef map[uint32]snapACLRef
+	aclByKey map[string]int32
+	aclNext  int32
+
+	nodes, sessions int64
+	w               jute.Writer
+}
+
+type snapFrame struct {
+	pathLen int
+	names   []string
+	next    int
+	// id is the node at the frame's path, looked up again (checked) in
+	// each Next call: between calls the node may have been deleted, or
+	// replaced by a new incarnation under another id. Within a call the
+	// tree holds still, so a child lookup in id's child map is the same
+	// as a lookup of the child's path, and cheaper (a small map).
+	id      nodeID
+	checked bool
+}
+
+type snapACLRef struct {
+	list []jute.ACL
+	ref  int32
+}
+
+// NewSnapshotWriter starts a fuzzy snapshot of t. It reads LastZxid, so it
+// runs under the tree's read lock, as Next does.
+func (t *Tree) NewSnapshotWriter() *SnapshotWriter {
+	return &SnapshotWriter{
+		t:         t,
+		startZxid: t.LastZxid(),
+		aclByRef:  make(map[uint32]snapACLRef),
+		aclByKey:  make(map[string]int32),
+	}
+}
+
+// StartZxid is the zxid of the last transaction the tree held when the
+// writer was made: recovery replays the log from the transaction after it.
+func (s *SnapshotWriter) StartZxid() int64 { return s.startZxid }
+
+// Next encodes up to maxNodes more nodes (at least one) and writes them
+// to w in one Write call; the first call also writes the header and the
+// session table, the last one the end record. It returns done once the
+// end record is written; later calls write nothing and return done.
+//
+// The caller holds the tree's read lock during each call and may release
+// it between calls, so Apply may run in between: a child name captured
+// when its parent was visited and gone by the time its turn comes is
+// skipped, and a child created after its parent was visited is not
+// visited (replay of the log after StartZxid creates it again). After an
+// error from w the writer is dead and returns that error.
+//
+// Cost: besides the nodes themselves, visiting a node sorts its child
+// names once, under the lock; a node with a million children makes that
+// one call take as long as sorting a million strings.
+func (s *SnapshotWriter) Next(w io.Writer, maxNodes int) (done bool, err error) {
+	if s.err != nil {
+		return false, s.err
+	}
+	if s.done {
+		return true, nil
+	}
+	maxNodes = max(maxNodes, 1)
+	s.w.Reset()
+	written := 0
+	for i := range s.stack {
+		s.stack[i].checked = false
+	}
+	if !s.started {
+		s.started = true
+		at := s.begin(snapKindHeader)
+		s.w.Int(snapVersion)
+		s.w.Long(s.startZxid)
+		s.w.EndFrame(at)
+		ids := make([]int64, 0, len(s.t.sessions))
+		for id := range s.t.sessions {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		for _, id := range ids {
+			at := s.begin(snapKindSession)
+			s.w.Long(id)
+			s.w.Int(s.t.sessions[id])
+			s.w.EndFrame(at)
+			s.sessions++
+		}
+		root, ok := s.t.paths["/"]
+		if !ok {
+			panic("tree: snapshot of a tree without \"/\"")
+		}
+		s.path = append(s.path[:0], '/')
+		s.writeNode(root)
+		written++
+		s.push(0, root)
+	}
+	for written < maxNodes && len(s.stack) > 0 {
+		f := &s.stack[len(s.stack)-1]
+		if f.next == len(f.names) {
+			*f = snapFrame{} // let the captured names go
+			s.stack = s.stack[:len(s.stack)-1]
+			continue
+		}
+		if !f.checked {
+			f.checked = true
+			var ok bool
+			if f.pathLen == 0 {
+				f.id, ok = s.t.paths["/"]
+			} else {
+				f.id, ok = s.t.paths[string(s.path[:f.pathLen])]
+			}
+			if !ok {
+				// The node is gone, and every captured child with it.
+				f.next = len(f.names)
+				continue
+			}
+		}
+		name := f.names[f.next]
+		f.next++
+		id, ok := s.t.node(f.id).children[name]
+		if !ok {
+			continue // deleted since its parent was visited
+		}
+		s.path = append(append(s.path[:f.pathLen], '/'), name...)
+		s.writeNode(id)
+		written++
+		if len(s.t.node(id).children) > 0 {
+			s.push(len(s.path), id)
+		}
+	}
+	if len(s.stack) == 0 {
+		at := s.begin(snapKindEnd)
+		s.w.Long(s.nodes)
+		s.w.Long(s.sessions)
+		s.w.EndFrame(at)
+		s.done = true
+	}
+	if _, err := w.Write(s.w.B); err != nil {
+		s.err = err
+		s.done = false
+		return false, err
+	}
+	return s.done, nil
+}
+
+// begin starts a frame holding a record of kind.
+func (s *SnapshotWriter) begin(kind int32) int {
+	at := s.w.BeginFrame()
+	s.w.Int(kind)
+	return at
+}
+
+// push captures the sorted child names of node id, whose path ends at
+// pathLen in s.path.
+func (s *SnapshotWriter) push(pathLen int, id nodeID) {
+	s.stack = append(s.stack, snapFrame{pathLen: pathLen, names: Node{s.t, id}.Children(nil), id: id, checked: true})
+}
+
+// writeNode writes the node record of id, whose path is s.path, after
+// the acl record for its ACL if this is the ACL's first use.
+func (s *SnapshotWriter) writeNode(id nodeID) {
+	n := s.t.node(id)
+	ref := s.aclRef(n.acl)
+	at := s.begin(snapKindNode)
+	s.w.Int(int32(len(s.path)))
+	s.w.B = append(s.w.B, s.path...)
+	s.w.Buffer(n.data)
+	s.w.Long(n.czxid)
+	s.w.Long(n.mzxid)
+	s.w.Long(n.pzxid)
+	s.w.Long(n.ctime)
+	s.w.Long(n.mtime)
+	s.w.Long(n.owner)
+	s.w.Int(n.version)
+	s.w.Int(n.cversion)
+	s.w.Int(n.aversion)
+	s.w.Int(ref)
+	s.w.EndFrame(at)
+	s.nodes++
+}
+
+// aclRef returns the snapshot's reference for the tree's ACL reference
+// treeRef, writing an acl record when the list is new to the snapshot.
+func (s *SnapshotWriter) aclRef(treeRef uint32) int32 {
+	list := s.t.acls.get(treeRef)
+	if e, ok := s.aclByRef[treeRef]; ok && sameACLList(e.list, list) {
+		return e.ref
+	}
+	key := aclKey(list)
+	ref, ok := s.aclByKey[key]
+	if !ok {
+		s.aclNext++
+		ref = s.aclNext
+		s.aclByKey[key] = ref
+		at := s.begin(snapKindACL)
+		s.w.Int(ref)
+		s.w.ACLs(list)
+		s.w.EndFrame(at)
+	}
+	s.aclByRef[treeRef] = snapACLRef{list: list, ref: ref}
+	return ref
+}
+
+// sameACLList reports whether a and b are the same interned list (see
+// SnapshotWriter.aclByRef); two empty lists are the same list.
+func sameACLList(a, b []jute.ACL) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	return len(a) == 0 || &a[0] == &b[0]
+}
+
+// RestoreSnapshot rebuilds a tree from a snapshot body that fills all of r:
+// the nodes, the session table, the ephemeral, container and TTL indexes,
+// the ACL cache and DataBytes, with no watches and LastZxid = startZxid.
+// The caller then applies the log's transactions after startZxid. A body
+// that does not decode or does not make a whole tree returns an error
+// wrapping ErrBadSnapshot; an error reading r is returned wrapped as it is.
+func RestoreSnapshot(r io.Reader) (_ *Tree, startZxid int64, _ error) {
+	d := snapReader{br: bufio.NewReaderSize(r, 64<<10)}
+	// The body's own structure, not the tree's constructor, makes the
+	// tree: no "/zookeeper" nodes are added, they come from the body. The
+	// fields are New's.
+	t := &Tree{
+		paths:      make(map[string]nodeID),
+		acls:       newACLCache(),
+		ephemerals: make(map[int64]map[string]struct{}),
+		containers: make(map[string]struct{}),
+		ttls:       make(map[string]struct{}),
+		sessions:   make(map[int64]int32),
+		Watches:    newWatches(),
+		next:       1,
+	}
+	var (
+		acls             []snapACLDef // by snapshot ref - 1
+		nodes, sessions  int64
+		sawHeader, ended bool
+	)
+	for !ended {
+		kind, err := d.next()
+		if err != nil {
+			return nil, 0, err
+		}
+		r := &d.r
+		if !sawHeader && kind != snapKindHeader {
+			return nil, 0, d.bad("kind %d before the header", kind)
+		}
+		switch kind {
+		case snapKindHeader:
+			if sawHeader {
+				return nil, 0, d.bad("second header")
+			}
+			sawHeader = true
+			if v := r.Int(); r.Err() == nil && v != snapVersion {
+				return nil, 0, d.bad("version %d, want %d", v, snapVersion)
+			}
+			startZxid = r.Long()
+		case snapKindSession:
+			if nodes > 0 {
+				return nil, 0, d.bad("session after the first node")
+			}
+			id, timeout := r.Long(), r.Int()
+			if _, dup := t.sessions[id]; dup {
+				return nil, 0, d.bad("session %#x twice", id)
+			}
+			t.sessions[id] = timeout
+			sessions++
+		case snapKindACL:
+			ref, list := r.Int(), r.ACLs()
+			if r.Err() == nil && int(ref) != len(acls)+1 {
+				return nil, 0, d.bad("acl ref %d, want %d", ref, len(acls)+1)
+			}
+			acls = append(acls, snapACLDef{list: list})
+		case snapKindNode:
+			if err := d.node(t, acls, nodes == 0); err != nil {
+				return nil, 0, err
+			}
+			nodes++
+		case snapKindEnd:
+			wantNodes, wantSessions := r.Long(), r.Long()
+			if r.Err() == nil && (wantNodes != nodes || wantSessions != sessions) {
+				return nil, 0, d.bad("end says %d nodes and %d sessions, body holds %d and %d",
+					wantNodes, wantSessions, nodes, sessions)
+			}
+			if nodes == 0 {
+				return nil, 0, d.bad("no nodes")
+			}
+			ended = true
+		default:
+			return nil, 0, d.bad("unknown kind %d", kind)
+		}
+		if r.Err() != nil {
+			return nil, 0, d.bad("record kind %d: %v", kind, r.Err())
+		}
+		if r.Len() != 0 {
+			return nil, 0, d.bad("record kind %d: %d trailing bytes", kind, r.Len())
+		}
+	}
+	switch _, err := d.br.ReadByte(); {
+	case err == nil:
+		return nil, 0, d.bad("data after the end record")
+	case err != io.EOF:
+		return nil, 0, fmt.Errorf("tree: reading snapshot: %w", err)
+	}
+	t.lastZxid = startZxid
+	return t, startZxid, nil
+}
+
+// snapACLDef is an acl record on restore: its list, and the tree's
+// reference once a node has used it.
+type snapACLDef struct {
+	list []jute.ACL
+	ref  uint32
+}
+
+// snapReader reads a snapshot body frame by frame.
+type snapReader struct {
+	br     *bufio.Reader
+	buf    []byte
+	r      jute.Reader
+	frames int
+	// ancestors is the path from "/" to the node read last: in a body
+	// written depth-first a node's parent is on it, which spares a
+	// lookup in the path index per node.
+	ancestors []snapAncestor
+}
+
+type snapAncestor struct {
+	path string
+	id   nodeID
+}
+
+// parent finds the node at parentPath: on the ancestor stack (popping
+// what the body has left behind), else, for a body not in depth-first
+// order, in the path index.
+func (d *snapReader) parent(t *Tree, parentPath string) (nodeID, bool) {
+	for i := len(d.ancestors) - 1; i >= 0; i-- {
+		if d.ancestors[i].path == parentPath {
+			d.ancestors = d.ancestors[:i+1]
+			return d.ancestors[i].id, true
+		}
+	}
+	id, ok := t.paths[parentPath]
+	if ok {
+		d.ancestors = append(d.ancestors[:0], snapAncestor{parentPath, id})
+	}
+	return id, ok
+}
+
+// next reads the next frame and returns its record kind; d.r holds the
+// rest of the record.
+func (d *snapReader) next() (int32, error) {
+	var hdr [4]byte
+	if _, err := io.ReadFull(d.br, hdr[:]); err != nil {
+		return 0, d.readErr(err)
+	}
+	n := int64(hdr[0])<<24 | int64(hdr[1])<<16 | int64(hdr[2])<<8 | int64(hdr[3])
+	if n < 4 || n > snapRecordBytesMax {
+		return 0, d.bad("frame length %d", n)
+	}
+	d.buf = d.buf[:0]
+	for int64(len(d.buf)) < n {
+		step := int(min(n-int64(len(d.buf)), snapReadStepBytes))
+		d.buf = slices.Grow(d.buf, step)
+		got, err := io.ReadFull(d.br, d.buf[len(d.buf):len(d.buf)+step])
+		d.buf = d.buf[:len(d.buf)+got]
+		if err != nil {
+			return 0, d.readErr(err)
+		}
+	}
+	d.frames++
+	d.r.Reset(d.buf)
+	return d.r.Int(), nil
+}
+
+// readErr turns an end of input inside the body into ErrBadSnapshot and
+// passes other read errors on.
+func (d *snapReader) readErr(err error) error {
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return d.bad("truncated")
+	}
+	return fmt.Errorf("tree: reading snapshot: %w", err)
+}
+
+func (d *snapReader) bad(format string, args ...any) error {
+	return fmt.Errorf("%w: frame %d: %s", ErrBadSnapshot, d.frames, fmt.Sprintf(format, args...))
+}
+
+// node decodes a node record and adds the node to t, keeping every index
+// as Apply would. The first node must be "/", every other one must come
+// after its parent.
+func (d *snapReader) node(t *Tree, acls []snapACLDef, first bool) error {
+	r := &d.r
+	path := r.String()
+	data := r.Buffer()
+	n := node{
+		czxid: r.Long(), mzxid: r.Long(), pzxid: r.Long(),
+		ctime: r.Long(), mtime: r.Long(), owner: r.Long(),
+		version: r.Int(), cversion: r.Int(), aversion: r.Int(),
+	}
+	aclRef := r.Int()
+	if r.Err() != nil {
+		return d.bad("node: %v", r.Err())
+	}
+	if aclRef < 1 || int(aclRef) > len(acls) {
+		return d.bad("node %q: acl ref %d of %d", path, aclRef, len(acls))
+	}
+	var pid nodeID
+	switch {
+	case first:
+		if path != "/" {
+			return d.bad("first node is %q, not \"/\"", path)
+		}
+	case path == "/" || !ValidatePath(path, false):
+		return d.bad("node path %q", path)
+	default:
+		parentPath, name := SplitPath(path)
+		var ok bool
+		if pid, ok = d.parent(t, parentPath); !ok {
+			return d.bad("node %q before its parent", path)
+		}
+		n.parent, n.name = pid, name
+	}
+	id := t.alloc()
+	before := len(t.paths)
+	t.paths[path] = id
+	if len(t.paths) == before {
+		return d.bad("node %q twice", path)
+	}
+	def := &acls[aclRef-1]
+	if def.ref == 0 {
+		def.ref = t.acls.intern(def.list)
+	} else {
+		t.acls.refs[def.ref]++
+	}
+	n.acl, n.data = def.ref, data
+	*t.node(id) = n
+	if pid != 0 {
+		p := t.node(pid)
+		if p.children == nil {
+			p.children = make(map[string]nodeID)
+		}
+		p.children[n.name] = id
+	}
+	d.ancestors = append(d.ancestors, snapAncestor{path, id})
+	t.dataBytes += nodeSize(path, data)
+	switch {
+	case n.owner == jute.ContainerEphemeralOwner:
+		t.containers[path] = struct{}{}
+	case jute.IsTTLOwner(n.owner):
+		t.ttls[path] = struct{}{}
+	case jute.IsEphemeralOwner(n.owner):
+		s := t.ephemerals[n.owner]
+		if s == nil {
+			s = make(map[string]struct{})
+			t.ephemerals[n.owner] = s
+		}
+		s[path] = struct{}{}
+	}
+	return nil
+}
