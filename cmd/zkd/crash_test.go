@@ -16,8 +16,8 @@ import (
 	"zkd/bench/wire"
 	"zkd/engine"
 	"zkd/netio/jute"
-	"zkd/tree"
 	"zkd/tools/refzk"
+	"zkd/tree"
 )
 
 var crashRounds = flag.Int("crash.rounds", 20, "SIGKILL rounds in TestCrashRecovery")
