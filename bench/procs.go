@@ -126,9 +126,8 @@ func (r Reference) PID() int     { return r.S.PID() }
 func (r Reference) Stop() error  { return r.S.Stop() }
 
 // StartReference starts Apache ZooKeeper standalone on loopback. forceSync
-// false sets zoo.cfg forceSync=no (no fsync of its log), for comparisons
-// with a zkd that commits in memory; jvmFlags are passed to java (e.g.
-// "-Xmx2g").
+// false sets zoo.cfg forceSync=no (no fsync of its log); jvmFlags are
+// passed to java (e.g. "-Xmx2g").
 func StartReference(forceSync bool, jvmFlags ...string) (Reference, error) {
 	var extra []string
 	if !forceSync {

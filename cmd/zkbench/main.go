@@ -33,7 +33,7 @@ func run() error {
 	zkdBin := flag.String("zkd-bin", "", "zkd binary (default: build ./cmd/zkd)")
 	zkdProfile := flag.String("zkd-cpuprofile", "", "write zkd's CPU profile here")
 	jvmHeap := flag.String("jvm-heap", "-Xmx2g", "heap flag for Apache ZooKeeper's JVM")
-	zkSync := flag.Bool("zk-fsync", false, "let Apache ZooKeeper fsync its log (forceSync=yes); off by default while zkd commits in memory")
+	zkSync := flag.Bool("zk-fsync", true, "let Apache ZooKeeper fsync its log (forceSync=yes), as zkd does; -zk-fsync=false compares with an unsynced ZooKeeper")
 	flag.Parse()
 
 	var fractions []float64
