@@ -3,7 +3,7 @@ GO      ?= go
 PKGS    := ./...
 FUZZTIME ?= 30s
 
-.PHONY: build run test test-short vet fuzz bench bench-go clean
+.PHONY: build run test test-short vet fuzz bench bench-go crash difftest-long clean
 
 build:
 	$(GO) build -o bin/zkd ./cmd/zkd
@@ -33,6 +33,13 @@ fuzz:
 	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
 	done
+
+# Long campaigns (not part of test).
+crash:
+	$(GO) test -count=1 -run TestCrashRecovery -timeout 60m ./cmd/zkd/ -args -crash.rounds=300
+
+difftest-long:
+	$(GO) test -count=1 -timeout 60m ./tools/difftest/ -args -difftest.seeds=20000
 
 # Go micro-benchmarks of the hot paths.
 bench-go:
