@@ -1,39 +1,18 @@
 package bench
 
 import (
-	"io"
-	"log/slog"
 	"math"
-	"net"
 	"testing"
 	"time"
 
-	"zkd/broadcast"
 	"zkd/netio"
-	"zkd/tree"
+	"zkd/netio/netiotest"
 )
-
-func startInProcess(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	srv := netio.NewServer(netio.Config{Addr: addr, TickTime: 500 * time.Millisecond},
-		tree.New(), &broadcast.MemLog{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Stop)
-	return addr
-}
 
 // TestRunLoadMix: a short run issues the asked write fraction, records
 // every reply, and reports ordered, positive latencies.
 func TestRunLoadMix(t *testing.T) {
-	addr := startInProcess(t)
+	addr := netiotest.Start(t, netio.Config{TickTime: 500 * time.Millisecond})
 	res, err := RunLoad(LoadConfig{
 		Addrs: []string{addr}, Sessions: 4, Outstanding: 8, ValueBytes: 256,
 		WriteFraction: 0.3, Znodes: 10, Warmup: 200 * time.Millisecond, Duration: time.Second, Seed: 7,
@@ -63,7 +42,7 @@ func TestRunLoadMix(t *testing.T) {
 
 // TestRunLoadRate: a rate-limited run stays near its rate.
 func TestRunLoadRate(t *testing.T) {
-	addr := startInProcess(t)
+	addr := netiotest.Start(t, netio.Config{TickTime: 500 * time.Millisecond})
 	res, err := RunLoad(LoadConfig{
 		Addrs: []string{addr}, Sessions: 2, Outstanding: 4, WriteFraction: 0.5,
 		Znodes: 5, Duration: time.Second, Rate: 500, Seed: 1,

@@ -1,38 +1,18 @@
 package wire_test
 
 import (
-	"io"
-	"log/slog"
-	"net"
 	"testing"
 	"time"
 
 	"zkd/bench/wire"
-	"zkd/broadcast"
 	"zkd/netio"
 	"zkd/netio/jute"
+	"zkd/netio/netiotest"
 	"zkd/tree"
 )
 
-func startZkd(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	srv := netio.NewServer(netio.Config{Addr: addr, TickTime: 100 * time.Millisecond},
-		tree.New(), &broadcast.MemLog{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Stop)
-	return addr
-}
-
 func TestCallAndPipeline(t *testing.T) {
-	addr := startZkd(t)
+	addr := netiotest.Start(t, netio.Config{TickTime: 100 * time.Millisecond})
 	c, err := wire.Dial(addr, wire.Options{Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)

@@ -16,7 +16,6 @@ import (
 	"zkd/bench/wire"
 	"zkd/engine"
 	"zkd/netio/jute"
-	"zkd/tools/refzk"
 	"zkd/tree"
 )
 
@@ -108,7 +107,6 @@ func TestCrashRecovery(t *testing.T) {
 
 func startZkdProcess(t *testing.T, bin, addr, dataDir string) *exec.Cmd {
 	t.Helper()
-	logs := &syncBuffer{}
 	// A small snapCount makes the kills land before, during and after
 	// snapshots, so restarts replay from snapshots as well as the log; no
 	// autopurge, so the whole log stays for the final comparison.
@@ -116,27 +114,8 @@ func startZkdProcess(t *testing.T, bin, addr, dataDir string) *exec.Cmd {
 	if err := os.WriteFile(cfg, []byte("tickTime=500\nautopurge.purgeInterval=0\n4lw.commands.whitelist=ruok,srvr\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "-config", cfg, "-addr", addr, "-data", dataDir, "-log-level", "warn", "-snap-count", "200")
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if out, err := refzk.FourLetter(addr, "ruok", time.Second); err == nil && out == "imok" {
-			return cmd
-		}
-		if cmd.ProcessState != nil || time.Now().After(deadline) {
-			t.Fatalf("zkd did not come back; logs:\n%s", logs)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	cmd, _ := runZkd(t, addr, bin, "-config", cfg, "-addr", addr, "-data", dataDir, "-log-level", "warn", "-snap-count", "200")
+	return cmd
 }
 
 // writeLoop creates and rewrites znodes of one writer until stop or the

@@ -67,8 +67,16 @@ func startZkd(t *testing.T, bin, zooCfg string) (addr string, cmd *exec.Cmd, log
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	logs = &syncBuffer{}
-	cmd = exec.Command(bin, "-config", cfgPath)
+	cmd, logs = runZkd(t, addr, bin, "-config", cfgPath)
+	return addr, cmd, logs
+}
+
+// runZkd starts the binary with args, stops it by its PID at cleanup, and
+// waits (bounded) until it answers ruok at addr.
+func runZkd(t *testing.T, addr, bin string, args ...string) (*exec.Cmd, *syncBuffer) {
+	t.Helper()
+	logs := &syncBuffer{}
+	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -79,15 +87,15 @@ func startZkd(t *testing.T, bin, zooCfg string) (addr string, cmd *exec.Cmd, log
 			_ = cmd.Wait()
 		}
 	})
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for {
 		if out, err := refzk.FourLetter(addr, "ruok", time.Second); err == nil && out == "imok" {
-			return addr, cmd, logs
+			return cmd, logs
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("zkd did not answer ruok; logs:\n%s", logs)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
