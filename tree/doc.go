@@ -19,9 +19,13 @@
 //     share the tree may register watches.
 //  3. The caller delivers the events Apply returns, to each watcher in the
 //     order given, before any reply that could show the new state.
-//  4. Recovery applies a snapshot's tree, then the log from the snapshot's
-//     start zxid: replaying txns the snapshot already holds is safe (see
-//     Apply), and Digest tells whether two trees hold the same state.
+//  4. A fuzzy snapshot is taken with NewSnapshotWriter and repeated
+//     SnapshotWriter.Next calls, each under the tree's read lock, which
+//     may be released between calls while Apply goes on.
+//  5. Recovery uses RestoreSnapshot, then applies the log from the
+//     snapshot's start zxid: replaying txns the snapshot already holds is
+//     safe (see Apply), and Digest tells whether two trees hold the same
+//     state.
 //
 // # Invariants
 //
@@ -41,8 +45,8 @@
 //
 // A node costs 120 bytes of slab and roughly 100 bytes of map entries (the
 // path index and its parent's child map), plus its path (the name shares
-// it) and data: a million small nodes with one ACL take about 250 MB. Get is one
-// map lookup (about 70 ns); Apply of a setData is a lookup and a few
+// it) and data: a million small nodes with one ACL take about 250 MB.
+// Get is one map lookup (about 70 ns); Apply of a setData is a lookup and a few
 // stores (about 200 ns, no allocation without watches); a create adds a
 // map insert in the parent and the path index. Prepare costs a few
 // lookups and about six small allocations. Digest walks everything.
