@@ -166,3 +166,30 @@ func TestKnownBugMatchers(t *testing.T) {
 		}
 	}
 }
+
+// TestPipelinedContainerDivergence: the timing-dependent ZooKeeper answer
+// to a create pipelined behind an ephemeral-mode createContainer is
+// recognised, and only in that shape.
+func TestPipelinedContainerDivergence(t *testing.T) {
+	container := `s0 createContainer "~/a/d" data="x" acl=[31:world:anyone] mode=1`
+	child := `s0 create2 "~/a/d/c" data="y" acl=[31:world:anyone] mode=3`
+	mk := func(first string, batch string) *Mismatch {
+		tr := &Transcript{
+			Labels:  []string{first, child},
+			Answers: []Answer{{Code: "OK"}, {Code: "NoChildrenForEphemerals"}},
+			Step:    []int{6, 6},
+			Batch:   []string{batch, batch},
+		}
+		return &Mismatch{At: 1, Label: child, Zkd: Answer{Code: "OK"}, Ref: Answer{Code: "NoChildrenForEphemerals"}, RefT: tr, ZkdT: tr}
+	}
+	if id, _ := matchDivergence(mk(container, "batch 1/2")); id != "pipelined-container-ephemeral-mode" {
+		t.Errorf("pipelined behind an ephemeral-mode container: matched %q", id)
+	}
+	if id, _ := matchDivergence(mk(container, "")); id != "" {
+		t.Errorf("not pipelined: matched %q, want none", id)
+	}
+	persistent := `s0 createContainer "~/a/d" data="x" acl=[31:world:anyone] mode=4`
+	if id, _ := matchDivergence(mk(persistent, "batch 1/2")); id != "" {
+		t.Errorf("behind a mode-4 container: matched %q, want none", id)
+	}
+}
