@@ -312,19 +312,9 @@ func sameACLList(a, b []jute.ACL) bool {
 // wrapping ErrBadSnapshot; an error reading r is returned wrapped as it is.
 func RestoreSnapshot(r io.Reader) (_ *Tree, startZxid int64, _ error) {
 	d := snapReader{br: bufio.NewReaderSize(r, 64<<10)}
-	// The body's own structure, not the tree's constructor, makes the
-	// tree: no "/zookeeper" nodes are added, they come from the body. The
-	// fields are New's.
-	t := &Tree{
-		paths:      make(map[string]nodeID),
-		acls:       newACLCache(),
-		ephemerals: make(map[int64]map[string]struct{}),
-		containers: make(map[string]struct{}),
-		ttls:       make(map[string]struct{}),
-		sessions:   make(map[int64]int32),
-		Watches:    newWatches(),
-		next:       1,
-	}
+	// The body's own structure makes the tree: no "/zookeeper" nodes are
+	// added, they come from the body.
+	t := newEmpty()
 	var (
 		acls             []snapACLDef // by snapshot ref - 1
 		nodes, sessions  int64

@@ -54,12 +54,10 @@ type Tree struct {
 	dataBytes int64
 }
 
-// New returns a tree holding "/" and "/zookeeper" (with "/zookeeper/quota"
-// and "/zookeeper/config"), as a fresh Apache ZooKeeper has: all Stat
-// fields zero except /zookeeper/config's aversion, which is -1 (ZooKeeper
-// sets its read-only ACL with version -1).
-func New() *Tree {
-	t := &Tree{
+// newEmpty returns a tree without any node, not even "/": New adds the
+// initial nodes, RestoreSnapshot the snapshot's.
+func newEmpty() *Tree {
+	return &Tree{
 		paths:      make(map[string]nodeID),
 		acls:       newACLCache(),
 		ephemerals: make(map[int64]map[string]struct{}),
@@ -69,6 +67,14 @@ func New() *Tree {
 		Watches:    newWatches(),
 		next:       1,
 	}
+}
+
+// New returns a tree holding "/" and "/zookeeper" (with "/zookeeper/quota"
+// and "/zookeeper/config"), as a fresh Apache ZooKeeper has: all Stat
+// fields zero except /zookeeper/config's aversion, which is -1 (ZooKeeper
+// sets its read-only ACL with version -1).
+func New() *Tree {
+	t := newEmpty()
 	root := t.alloc()
 	t.node(root).acl = t.acls.intern(OpenACLUnsafe)
 	t.node(root).data = []byte{}
