@@ -34,6 +34,11 @@ type Config struct {
 	// ContainerCheckInterval is how often empty containers and expired TTL
 	// nodes are reaped (znode.container.checkIntervalMs); 0 means 60 s.
 	ContainerCheckInterval time.Duration
+	// LogStats, when set, reports the commit log's counters since it
+	// opened: transactions logged and group commits (one fsync each unless
+	// forceSync=no). mntr prints them as zk_log_txns and zk_log_syncs, so
+	// the benchmark can report transactions per fsync.
+	LogStats func() (txns, syncs uint64)
 }
 
 // DefaultMaxRequestBytes is jute.maxbuffer's default, 0xfffff.

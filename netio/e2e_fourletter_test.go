@@ -117,3 +117,21 @@ func TestE2EFourLetterConsFormat(t *testing.T) {
 		t.Errorf("FLWCons found no line for session %s; cons says:\n%s", e2eHex(c.SessionID()), e2eFourLetter(t, addr, "cons"))
 	}
 }
+
+// TestE2EMonitorLogStats: with a commit log that counts its work, mntr
+// reports its transactions and group commits (the benchmark reads them to
+// compute transactions per fsync).
+func TestE2EMonitorLogStats(t *testing.T) {
+	if e2eReference() {
+		t.Skip("zkd's own mntr lines")
+	}
+	addr := e2eStart(t, func(c *netio.Config) {
+		c.LogStats = func() (uint64, uint64) { return 7, 3 }
+	})
+	out := e2eFourLetter(t, addr, "mntr")
+	for _, want := range []string{"zk_log_txns\t7\n", "zk_log_syncs\t3\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("mntr lacks %q:\n%s", want, out)
+		}
+	}
+}

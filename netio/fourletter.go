@@ -303,6 +303,10 @@ func (srv *Server) writeMonitor(b *strings.Builder) {
 	for _, l := range lines {
 		fmt.Fprintf(b, "%s\t%v\n", l.k, l.v)
 	}
+	if srv.cfg.LogStats != nil {
+		txns, syncs := srv.cfg.LogStats()
+		fmt.Fprintf(b, "zk_log_txns\t%d\nzk_log_syncs\t%d\n", txns, syncs)
+	}
 }
 
 func portOf(addr string) string {

@@ -108,6 +108,10 @@ func run(args []string) error {
 		return err
 	}
 	defer store.Close()
+	cfg.Net.LogStats = func() (txns, syncs uint64) {
+		s := store.Log.Stats()
+		return s.Txns, s.Syncs
+	}
 	srv := netio.NewServer(cfg.Net, t, store.Log, logger)
 	if err := srv.Start(); err != nil {
 		return err
