@@ -16,6 +16,17 @@ import (
 	"zkd/tree"
 )
 
+// Bounds of a load run.
+const (
+	sessionsMax     = 10_000
+	outstandingMax  = 100_000
+	valueBytesMax   = 1 << 20
+	znodesMax       = 1_000_000
+	latencyMaxMicro = 60_000_000 // histograms cover 1 µs .. 60 s
+	tickInterval    = time.Second
+	drainTimeout    = 60 * time.Second // replies still due after the window
+)
+
 // LoadConfig is one load run.
 type LoadConfig struct {
 	Addrs         []string      // servers; sessions are spread evenly, each pinned to one
@@ -29,7 +40,16 @@ type LoadConfig struct {
 	Rate          float64       // total requests/s; 0 = as fast as the servers answer
 	Seed          uint64
 	Prefix        string // parent znode; default /zkbench
-	ServerPIDs    []int  // server processes whose CPU time the window records
+	// ServerPIDs are the server processes whose CPU time the window
+	// records; when it has one entry per address, entry i is Addrs[i].
+	ServerPIDs []int
+	// ProbeServers reads each server's counters (srvr: zxid and mode;
+	// mntr: fsyncs) at the start and end of the window.
+	ProbeServers bool
+	// OnTick, when set, is called about once a second from RunLoad's own
+	// goroutine with the phase ("warmup" or "measure") and the ops/s
+	// answered in the last interval. It must return quickly.
+	OnTick func(phase string, opsPerSec float64)
 }
 
 func (c LoadConfig) withDefaults() LoadConfig {
@@ -54,6 +74,26 @@ func (c LoadConfig) withDefaults() LoadConfig {
 	return c
 }
 
+func (c LoadConfig) validate() error {
+	switch {
+	case len(c.Addrs) == 0:
+		return errors.New("bench: no server addresses")
+	case c.Sessions > sessionsMax:
+		return fmt.Errorf("bench: %d sessions, at most %d", c.Sessions, sessionsMax)
+	case c.Outstanding > outstandingMax:
+		return fmt.Errorf("bench: %d outstanding, at most %d", c.Outstanding, outstandingMax)
+	case c.ValueBytes > valueBytesMax:
+		return fmt.Errorf("bench: %d-byte values, at most %d", c.ValueBytes, valueBytesMax)
+	case c.Znodes > znodesMax:
+		return fmt.Errorf("bench: %d znodes, at most %d", c.Znodes, znodesMax)
+	case c.WriteFraction < 0 || c.WriteFraction > 1:
+		return fmt.Errorf("bench: write fraction %g outside 0..1", c.WriteFraction)
+	case c.Rate < 0:
+		return fmt.Errorf("bench: negative rate %g", c.Rate)
+	}
+	return nil
+}
+
 // LoadResult is what a run measured in its window.
 type LoadResult struct {
 	Config    LoadConfig
@@ -65,6 +105,34 @@ type LoadResult struct {
 	WriteLat  *hdrhistogram.Histogram // microseconds
 	ClientCPU time.Duration           // the generator's own CPU time in the window
 	ServerCPU []time.Duration         // CPU time of each ServerPIDs process in the window
+
+	// Frame bytes (length prefix included) of the requests and replies
+	// counted in the window, by operation type.
+	ReadRequestBytes, ReadReplyBytes   int64
+	WriteRequestBytes, WriteReplyBytes int64
+	// Socket bytes of all sessions in the window (TCP payload).
+	SocketBytesIn, SocketBytesOut int64
+
+	// Servers holds one entry per address when ProbeServers was set.
+	Servers []ServerWindow
+}
+
+// ServerWindow is one server's share of the window.
+type ServerWindow struct {
+	Addr string
+	Role string        // "leader", "follower", "standalone", "" when unknown
+	PID  int           // 0 when unknown
+	CPU  time.Duration // -1 when unknown
+	// Txns is the zxid advance seen by this server (-1 when unknown, e.g.
+	// a new epoch began); Fsyncs the fsyncs (group commits) its log did
+	// (-1 when its mntr does not say).
+	Txns, Fsyncs int64
+	// Probed is the time between the two probes (slightly longer than
+	// the window, since the probes straddle it).
+	Probed time.Duration
+	// Reads and Writes are the requests of the sessions pinned to this
+	// server that were answered in the window.
+	Reads, Writes int64
 }
 
 // OpsPerSec is the measured throughput.
@@ -77,10 +145,36 @@ func (r *LoadResult) OpsPerSec() float64 {
 
 // Percentile returns the p-th percentile latency over reads and writes.
 func (r *LoadResult) Percentile(p float64) time.Duration {
-	h := hdrhistogram.New(1, 60_000_000, 3)
+	h := newHist()
 	h.Merge(r.ReadLat)
 	h.Merge(r.WriteLat)
 	return time.Duration(h.ValueAtQuantile(p)) * time.Microsecond
+}
+
+// ServerCPUTotal sums the servers' CPU time in the window.
+func (r *LoadResult) ServerCPUTotal() time.Duration {
+	var t time.Duration
+	for _, c := range r.ServerCPU {
+		t += c
+	}
+	return t
+}
+
+// ClientCPUShare is the generator's CPU time over its own plus the
+// servers'; -1 when the servers' CPU is unknown.
+func (r *LoadResult) ClientCPUShare() float64 {
+	s := r.ServerCPUTotal()
+	if len(r.ServerCPU) == 0 || s+r.ClientCPU <= 0 {
+		return -1
+	}
+	return float64(r.ClientCPU) / float64(r.ClientCPU+s)
+}
+
+// ClientBound reports whether the generator used more CPU than all the
+// servers together: then the figure measures the client, not the servers.
+func (r *LoadResult) ClientBound() bool {
+	s := r.ServerCPUTotal()
+	return len(r.ServerCPU) > 0 && s > 0 && r.ClientCPU > s
 }
 
 // phase is shared by the session goroutines: 0 warm-up, 1 measuring, 2 done.
@@ -89,8 +183,8 @@ type phase struct{ v atomic.Int32 }
 // RunLoad runs one load test and returns its measurements.
 func RunLoad(cfg LoadConfig) (*LoadResult, error) {
 	cfg = cfg.withDefaults()
-	if len(cfg.Addrs) == 0 {
-		return nil, errors.New("bench: no server addresses")
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
 	if err := prepareZnodes(cfg); err != nil {
 		return nil, fmt.Errorf("bench: creating znodes: %w", err)
@@ -121,28 +215,54 @@ func RunLoad(cfg LoadConfig) (*LoadResult, error) {
 		wg.Add(1)
 		go func(w *worker) { defer wg.Done(); w.run() }(workers[i])
 	}
-	time.Sleep(cfg.Warmup)
+	pace(cfg, workers, "warmup", cfg.Warmup)
+
+	var probes0 []serverProbe
+	probeStart := time.Now()
+	if cfg.ProbeServers {
+		probes0 = probeAll(cfg.Addrs)
+	}
 	cpu0, srv0 := processCPU(), serversCPU(cfg.ServerPIDs)
+	in0, out0 := socketBytes(conns)
 	t0 := time.Now()
 	ph.v.Store(1)
-	time.Sleep(cfg.Duration)
+	pace(cfg, workers, "measure", cfg.Duration)
 	ph.v.Store(2)
 	elapsed := time.Since(t0)
 	cpu1, srv1 := processCPU(), serversCPU(cfg.ServerPIDs)
+	in1, out1 := socketBytes(conns)
+	var probes1 []serverProbe
+	if cfg.ProbeServers {
+		probes1 = probeAll(cfg.Addrs)
+	}
+	probed := time.Since(probeStart)
 	wg.Wait()
 
 	res := &LoadResult{
 		Config: cfg, Elapsed: elapsed, ClientCPU: cpu1 - cpu0,
 		ReadLat: newHist(), WriteLat: newHist(),
+		SocketBytesIn: in1 - in0, SocketBytesOut: out1 - out0,
 	}
 	for i := range srv0 {
 		res.ServerCPU = append(res.ServerCPU, srv1[i]-srv0[i])
 	}
+	if cfg.ProbeServers {
+		res.Servers = serverWindows(cfg, probes0, probes1, res.ServerCPU, probed)
+	}
 	var firstErr error
-	for _, w := range workers {
+	for i, w := range workers {
+		if cfg.ProbeServers {
+			sw := &res.Servers[i%len(cfg.Addrs)]
+			sw.Reads += w.reads
+			sw.Writes += w.writes
+		}
 		res.Reads += w.reads
 		res.Writes += w.writes
 		res.Errors += w.errors
+		res.ReadRequestBytes += w.readReqBytes
+		res.ReadReplyBytes += w.readRepBytes
+		res.WriteRequestBytes += w.writeReqBytes
+		res.WriteReplyBytes += w.writeRepBytes
 		res.ReadLat.Merge(w.readLat)
 		res.WriteLat.Merge(w.writeLat)
 		if w.err != nil && firstErr == nil {
@@ -155,7 +275,70 @@ func RunLoad(cfg LoadConfig) (*LoadResult, error) {
 	return res, nil
 }
 
-func newHist() *hdrhistogram.Histogram { return hdrhistogram.New(1, 60_000_000, 3) }
+// pace waits for d, reporting progress through cfg.OnTick each second.
+func pace(cfg LoadConfig, workers []*worker, name string, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	if cfg.OnTick == nil {
+		time.Sleep(d)
+		return
+	}
+	end := time.Now().Add(d)
+	last, lastAt := answered(workers), time.Now()
+	for {
+		left := time.Until(end)
+		if left <= 0 {
+			return
+		}
+		time.Sleep(min(left, tickInterval))
+		n, now := answered(workers), time.Now()
+		if dt := now.Sub(lastAt).Seconds(); dt > 0 {
+			cfg.OnTick(name, float64(n-last)/dt)
+		}
+		last, lastAt = n, now
+	}
+}
+
+func answered(workers []*worker) int64 {
+	var n int64
+	for _, w := range workers {
+		n += w.answered.Load()
+	}
+	return n
+}
+
+func socketBytes(conns []*wire.Conn) (in, out int64) {
+	for _, c := range conns {
+		in += c.BytesIn()
+		out += c.BytesOut()
+	}
+	return in, out
+}
+
+func serverWindows(cfg LoadConfig, p0, p1 []serverProbe, cpu []time.Duration, probed time.Duration) []ServerWindow {
+	out := make([]ServerWindow, len(cfg.Addrs))
+	for i, addr := range cfg.Addrs {
+		sw := ServerWindow{Addr: addr, Role: p1[i].role, CPU: -1, Txns: -1, Fsyncs: -1, Probed: probed}
+		if sw.Role == "" {
+			sw.Role = p0[i].role
+		}
+		if len(cfg.ServerPIDs) == len(cfg.Addrs) {
+			sw.PID, sw.CPU = cfg.ServerPIDs[i], cpu[i]
+		}
+		a, b := p0[i], p1[i]
+		if a.ok && b.ok && a.zxid>>32 == b.zxid>>32 && b.zxid >= a.zxid {
+			sw.Txns = b.zxid - a.zxid
+		}
+		if a.fsyncs >= 0 && b.fsyncs >= a.fsyncs {
+			sw.Fsyncs = b.fsyncs - a.fsyncs
+		}
+		out[i] = sw
+	}
+	return out
+}
+
+func newHist() *hdrhistogram.Histogram { return hdrhistogram.New(1, latencyMaxMicro, 3) }
 
 // prepareZnodes creates the parent and the znodes with ValueBytes of data.
 func prepareZnodes(cfg LoadConfig) error {
@@ -220,6 +403,9 @@ func processCPU() time.Duration {
 // worker drives one session: it keeps Outstanding requests in flight and
 // records the latency of each reply (replies come back in send order, so a
 // FIFO of send times matches them up).
+//
+// The hot path (send, flush, receive) allocates nothing once the
+// connection's buffers have grown; TestWorkerAllocs holds it to that.
 type worker struct {
 	cfg   LoadConfig
 	conn  *wire.Conn
@@ -233,13 +419,17 @@ type worker struct {
 	set      jute.SetDataRequest
 	sentAt   []int64 // ring of send times (ns since start)
 	isWrite  []bool
+	reqBytes []int32 // ring of request frame sizes
 	head     int
 	inflight int
 	sent     int64
+	answered atomic.Int64 // replies in any phase, read by pace
 
-	reads, writes, errors int64
-	readLat, writeLat     *hdrhistogram.Histogram
-	err                   error
+	reads, writes, errors        int64
+	readReqBytes, readRepBytes   int64
+	writeReqBytes, writeRepBytes int64
+	readLat, writeLat            *hdrhistogram.Histogram
+	err                          error
 }
 
 func newWorker(cfg LoadConfig, index int, conn *wire.Conn, ph *phase, start time.Time) *worker {
@@ -248,6 +438,7 @@ func newWorker(cfg LoadConfig, index int, conn *wire.Conn, ph *phase, start time
 		rng:      rand.New(rand.NewPCG(cfg.Seed, uint64(index)+1)),
 		sentAt:   make([]int64, cfg.Outstanding),
 		isWrite:  make([]bool, cfg.Outstanding),
+		reqBytes: make([]int32, cfg.Outstanding),
 		readLat:  newHist(),
 		writeLat: newHist(),
 	}
@@ -261,7 +452,7 @@ func newWorker(cfg LoadConfig, index int, conn *wire.Conn, ph *phase, start time
 }
 
 func (w *worker) run() {
-	_ = w.conn.SetDeadline(time.Now().Add(w.cfg.Warmup + w.cfg.Duration + 60*time.Second))
+	_ = w.conn.SetDeadline(time.Now().Add(w.cfg.Warmup + w.cfg.Duration + drainTimeout))
 	for w.inflight < w.cfg.Outstanding && w.ph.v.Load() < 2 {
 		if !w.send() {
 			return
@@ -272,30 +463,8 @@ func (w *worker) run() {
 		return
 	}
 	for w.inflight > 0 {
-		hdr, _, err := w.conn.Recv()
-		if err != nil {
-			w.err = fmt.Errorf("session %d (0x%x) with %d in flight: %w", w.index, w.conn.SessionID, w.inflight, err)
+		if !w.receive() {
 			return
-		}
-		if hdr.Xid < 0 {
-			continue // a watch event or ping reply; none are asked for
-		}
-		now := time.Since(w.start).Nanoseconds()
-		slot := (w.head + w.cfg.Outstanding - w.inflight) % w.cfg.Outstanding
-		lat := (now - w.sentAt[slot]) / 1000
-		write := w.isWrite[slot]
-		w.inflight--
-		if w.ph.v.Load() == 1 {
-			if hdr.Err != jute.ErrOK {
-				w.errors++
-			}
-			if write {
-				w.writes++
-				_ = w.writeLat.RecordValue(max(lat, 1))
-			} else {
-				w.reads++
-				_ = w.readLat.RecordValue(max(lat, 1))
-			}
 		}
 		if w.ph.v.Load() < 2 && !w.send() {
 			return
@@ -312,17 +481,62 @@ func (w *worker) run() {
 	}
 }
 
-// send issues one request, pacing it when a rate is set.
+// receive reads the reply to the oldest request in flight and records it.
+func (w *worker) receive() bool {
+	for {
+		hdr, _, err := w.conn.Recv()
+		if err != nil {
+			w.err = fmt.Errorf("session %d (0x%x) with %d in flight: %w", w.index, w.conn.SessionID, w.inflight, err)
+			return false
+		}
+		if hdr.Xid < 0 {
+			continue // a watch event or ping reply; none are asked for
+		}
+		now := time.Since(w.start).Nanoseconds()
+		slot := (w.head + w.cfg.Outstanding - w.inflight) % w.cfg.Outstanding
+		lat := (now - w.sentAt[slot]) / 1000
+		write := w.isWrite[slot]
+		w.inflight--
+		w.answered.Add(1)
+		if w.ph.v.Load() == 1 {
+			if hdr.Err != jute.ErrOK {
+				w.errors++
+			}
+			rep := int64(w.conn.LastRecvBytes)
+			if write {
+				w.writes++
+				w.writeReqBytes += int64(w.reqBytes[slot])
+				w.writeRepBytes += rep
+				_ = w.writeLat.RecordValue(max(lat, 1))
+			} else {
+				w.reads++
+				w.readReqBytes += int64(w.reqBytes[slot])
+				w.readRepBytes += rep
+				_ = w.readLat.RecordValue(max(lat, 1))
+			}
+		}
+		return true
+	}
+}
+
+// send issues one request, pacing it when a rate is set. A paced request's
+// latency counts from when it was due, not from when it went out, so a
+// server that falls behind the rate is charged for the wait it caused
+// (no coordinated omission).
 func (w *worker) send() bool {
+	var sentAt int64
 	if w.cfg.Rate > 0 {
 		perSession := w.cfg.Rate / float64(w.cfg.Sessions)
-		due := w.start.Add(time.Duration(float64(w.sent) / perSession * float64(time.Second)))
-		if d := time.Until(due); d > 0 {
+		dueNs := int64(float64(w.sent) / perSession * float64(time.Second))
+		if d := time.Duration(dueNs - time.Since(w.start).Nanoseconds()); d > 0 {
 			if err := w.conn.Flush(); err != nil {
 				w.err = err
 				return false
 			}
 			time.Sleep(d)
+			sentAt = time.Since(w.start).Nanoseconds()
+		} else {
+			sentAt = dueNs
 		}
 	}
 	path := w.paths[w.rng.IntN(len(w.paths))]
@@ -339,8 +553,12 @@ func (w *worker) send() bool {
 		w.err = err
 		return false
 	}
-	w.sentAt[w.head] = time.Since(w.start).Nanoseconds()
+	if w.cfg.Rate <= 0 {
+		sentAt = time.Since(w.start).Nanoseconds()
+	}
+	w.sentAt[w.head] = sentAt
 	w.isWrite[w.head] = write
+	w.reqBytes[w.head] = int32(w.conn.LastSentBytes)
 	w.head = (w.head + 1) % w.cfg.Outstanding
 	w.inflight++
 	w.sent++

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"zkd/netio/jute"
@@ -20,12 +21,19 @@ var ErrClosed = errors.New("wire: connection closed")
 
 // Conn is one client connection with a session.
 type Conn struct {
-	nc net.Conn
-	br *bufio.Reader
-	bw *bufio.Writer
-	w  jute.Writer
-	rb []byte // frame being read; reused
-	r  jute.Reader
+	nc   net.Conn
+	cnt  *counter // bytes through nc, read by other goroutines
+	br   *bufio.Reader
+	bw   *bufio.Writer
+	w    jute.Writer
+	rb   []byte // frame being read; reused
+	r    jute.Reader
+	head [4]byte // frame length being read; a field so it does not escape
+
+	// LastSentBytes and LastRecvBytes are the sizes on the wire (length
+	// prefix included) of the last frame queued by Send and read by Recv.
+	LastSentBytes int
+	LastRecvBytes int
 
 	SessionID int64
 	Passwd    []byte
@@ -60,7 +68,8 @@ func Dial(addr string, o Options) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Conn{nc: nc, br: bufio.NewReaderSize(nc, 64<<10), bw: bufio.NewWriterSize(nc, 64<<10)}
+	cnt := &counter{Conn: nc}
+	c := &Conn{nc: nc, cnt: cnt, br: bufio.NewReaderSize(cnt, 64<<10), bw: bufio.NewWriterSize(cnt, 64<<10)}
 	passwd := o.Passwd
 	if passwd == nil {
 		passwd = make([]byte, 16)
@@ -101,6 +110,31 @@ func Dial(addr string, o Options) (*Conn, error) {
 	return c, nil
 }
 
+// counter counts the bytes that pass through a connection. Its fields are
+// atomic because a benchmark reads them from another goroutine; it costs
+// one atomic add per system call, not per request.
+type counter struct {
+	net.Conn
+	in, out atomic.Int64
+}
+
+func (c *counter) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.in.Add(int64(n))
+	return n, err
+}
+
+func (c *counter) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.out.Add(int64(n))
+	return n, err
+}
+
+// BytesIn and BytesOut are the bytes received and sent on the socket since
+// Dial (handshake included). Safe to call from any goroutine.
+func (c *Conn) BytesIn() int64  { return c.cnt.in.Load() }
+func (c *Conn) BytesOut() int64 { return c.cnt.out.Load() }
+
 // NetConn exposes the socket (for tests that cut it).
 func (c *Conn) NetConn() net.Conn { return c.nc }
 
@@ -131,6 +165,7 @@ func (c *Conn) SendXid(xid int32, op jute.Op, req jute.Record) error {
 		req.Encode(&c.w)
 	}
 	c.w.EndFrame(at)
+	c.LastSentBytes = len(c.w.B)
 	_, err := c.bw.Write(c.w.B)
 	return err
 }
@@ -148,14 +183,14 @@ func (c *Conn) Buffered() int { return c.br.Buffered() }
 func (c *Conn) Flush() error { return c.bw.Flush() }
 
 func (c *Conn) readFrame() ([]byte, error) {
-	var head [4]byte
-	if _, err := io.ReadFull(c.br, head[:]); err != nil {
+	head := c.head[:]
+	if _, err := io.ReadFull(c.br, head); err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return nil, ErrClosed
 		}
 		return nil, fmt.Errorf("wire: reading frame header: %w", err)
 	}
-	n := int(int32(binary.BigEndian.Uint32(head[:])))
+	n := int(int32(binary.BigEndian.Uint32(head)))
 	if n < 0 || n > maxFrame {
 		return nil, fmt.Errorf("wire: bad frame length %d", n)
 	}
@@ -166,6 +201,7 @@ func (c *Conn) readFrame() ([]byte, error) {
 	if _, err := io.ReadFull(c.br, c.rb); err != nil {
 		return nil, fmt.Errorf("%w: reading a %d-byte frame: %v", ErrClosed, n, err)
 	}
+	c.LastRecvBytes = 4 + n
 	return c.rb, nil
 }
 
