@@ -8,16 +8,28 @@
 // Contract for the caller:
 //  1. Submit requests from any goroutine; one session's requests must be
 //     submitted in the order the client sent them.
-//  2. The StateMachine is called from the pipeline goroutine only, with
-//     batches in zxid order; it must apply every txn before returning.
-//  3. Nothing but the pipeline goroutine mutates the tree.
+//  2. The StateMachine is called from one goroutine (the applier), with
+//     batches in zxid order; it must apply every txn before returning,
+//     holding the write side of the lock whose read side it gave
+//     NewPipeline.
+//  3. Nothing but the StateMachine mutates the tree.
 //
-// Group commit: the pipeline takes every request waiting when it comes
-// around (up to batchCountMax and batchBytesMax), prepares them, and hands
-// the batch to Log.Append as one unit (one fsync for a durable log). When
+// Group commit and pipelining: Run takes every request waiting when it
+// comes around (up to batchCountMax and batchBytesMax), prepares them
+// under the tree's read lock, and enqueues the batch on the log without
+// waiting for it; up to inflightMax batches are in flight. A durable log
+// commits the batches that queue during one fsync together with the
+// next. The applier waits for each batch in order and applies it. When
 // load is light a batch holds one request and nothing waits on a timer.
 //
-// Cost sketch: per batch one Append and one StateMachine.Apply; per request
-// one prepare (map lookups on the overlay and the tree) and one channel
-// receive.
+// Failure: a batch is prepared assuming every batch before it commits. If
+// one fails, the log (PipelinedLog) refuses every batch enqueued behind it
+// for the old generation, so no later batch becomes durable across the
+// gap; all of them are answered with errors, and before preparing again
+// Run waits for the in-flight batches to drain, discards the Preparer's
+// overlay and reuses the failed zxids.
+//
+// Cost sketch: per batch one enqueue, one wait and one StateMachine.Apply;
+// per request one prepare (map lookups on the overlay and the tree) and
+// one channel receive.
 package broadcast

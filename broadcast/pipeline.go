@@ -3,6 +3,7 @@ package broadcast
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 
 	"zkd/netio/jute"
 	"zkd/tree"
@@ -13,6 +14,19 @@ import (
 // the batch may be acknowledged).
 type Log interface {
 	Append(txns []tree.Txn) error
+}
+
+// PipelinedLog is a Log that takes the next batch while the previous one
+// is still being made durable, so that the pipeline can prepare batch k+1
+// during batch k's fsync. Batches become durable in EnqueueFenced order.
+// gen is Generation() as the caller last saw it: a batch enqueued after
+// one that failed fails too (the log is fenced), because it was prepared
+// assuming the failed one. Generation counts the failed batches. The log
+// reads txns until Wait returns.
+type PipelinedLog interface {
+	Log
+	EnqueueFenced(txns []tree.Txn, gen uint64) interface{ Wait() error }
+	Generation() uint64
 }
 
 // StateMachine applies committed transactions. reqs[i] is the request that
@@ -42,36 +56,70 @@ const (
 	batchCountMax = 1024
 	batchBytesMax = 4 << 20
 	queueMax      = 16384
+	// inflightMax bounds the batches prepared but not yet applied: enough
+	// to keep the log's writer fed while one group syncs, few enough that
+	// a failure discards little work.
+	inflightMax = 8
 )
 
 // ErrStopped is returned by Submit once the pipeline has stopped.
 var ErrStopped = errors.New("broadcast: pipeline stopped")
 
-// Pipeline is the standalone leader's prepare → commit → apply loop.
+// batch is one prepared unit on its way through the log to the state
+// machine. Batches are recycled through Pipeline.free.
+type batch struct {
+	txns    []tree.Txn
+	reqs    []*Request
+	pending interface{ Wait() error }
+	last    int64 // zxid of the batch's last txn (a sync's is the one before it)
+}
+
+// Pipeline is the standalone leader's prepare → commit → apply pipeline.
+// Two goroutines: Run prepares batches and enqueues them on the log; the
+// applier waits for each batch to be durable and applies it, in order.
+// While one batch syncs, the next is prepared and enqueued, so the log's
+// writer can commit it with the next sync.
 type Pipeline struct {
-	prep *tree.Preparer
-	log  Log
-	sm   StateMachine
+	prep     *tree.Preparer
+	log      PipelinedLog
+	sm       StateMachine
+	readLock sync.Locker // held while preparing: the applier writes the tree meanwhile
 
 	in   chan *Request
 	stop chan struct{}
 	done chan struct{}
 	once sync.Once
 
-	txns []tree.Txn
-	reqs []*Request
+	free     chan *batch // batches not in flight; all inflightMax of them when idle
+	inflight chan *batch // prepared and enqueued, in order, to the applier
 
-	appliedZxid int64 // zxid of the last txn applied
+	gen     uint64       // log generation the prepared batches assume (Run only)
+	applied atomic.Int64 // zxid of the last txn applied
+	failed  atomic.Bool  // a batch failed; Run must resynchronise before the next
 }
 
-// NewPipeline returns a pipeline; Run starts it.
-func NewPipeline(prep *tree.Preparer, log Log, sm StateMachine) *Pipeline {
-	return &Pipeline{
-		prep: prep, log: log, sm: sm, appliedZxid: prep.LastZxid(),
-		in:   make(chan *Request, queueMax),
-		stop: make(chan struct{}),
-		done: make(chan struct{}),
+// NewPipeline returns a pipeline; Run starts it. readLock is the read side
+// of the lock the StateMachine holds while it writes the tree: prepare
+// reads the tree while the applier may be applying an earlier batch.
+func NewPipeline(prep *tree.Preparer, log Log, sm StateMachine, readLock sync.Locker) *Pipeline {
+	pl, ok := log.(PipelinedLog)
+	if !ok {
+		pl = &syncLog{log: log}
 	}
+	p := &Pipeline{
+		prep: prep, log: pl, sm: sm, readLock: readLock,
+		in:       make(chan *Request, queueMax),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+		free:     make(chan *batch, inflightMax),
+		inflight: make(chan *batch, inflightMax),
+		gen:      pl.Generation(),
+	}
+	p.applied.Store(prep.LastZxid())
+	for range inflightMax {
+		p.free <- &batch{}
+	}
+	return p
 }
 
 // Submit queues a request. It blocks while the queue is full (back
@@ -90,15 +138,24 @@ func (p *Pipeline) Submit(r *Request) error {
 	}
 }
 
-// Stop ends Run after the batch in progress and waits for it.
+// Stop ends Run after the batches in flight are applied, and waits.
 func (p *Pipeline) Stop() {
 	p.once.Do(func() { close(p.stop) })
 	<-p.done
 }
 
-// Run processes batches until Stop.
+// Run prepares batches until Stop; it starts the applier and waits for it.
 func (p *Pipeline) Run() {
-	defer close(p.done)
+	applierDone := make(chan struct{})
+	go func() {
+		defer close(applierDone)
+		p.applyLoop()
+	}()
+	defer func() {
+		close(p.inflight)
+		<-applierDone
+		close(p.done)
+	}()
 	for {
 		var first *Request
 		select {
@@ -106,38 +163,62 @@ func (p *Pipeline) Run() {
 		case <-p.stop:
 			return
 		}
-		p.runBatch(first)
+		var b *batch
+		select {
+		case b = <-p.free:
+		case <-p.stop:
+			// Not prepared, not answered: the server is going away and
+			// its connections with it.
+			return
+		}
+		if p.failed.Load() {
+			b = p.resync(b)
+		}
+		p.prepareBatch(b, first)
+		b.pending = p.log.EnqueueFenced(b.txns, p.gen)
+		p.inflight <- b
 	}
 }
 
-func (p *Pipeline) runBatch(first *Request) {
-	p.txns, p.reqs = p.txns[:0], p.reqs[:0]
+// resync runs after a batch failed: it waits until every batch in flight
+// has been answered (all of them fail, being fenced behind the failed
+// one), then forgets what prepare assumed of them and adopts the log's
+// new generation. Zxids of the failed batches are reused.
+func (p *Pipeline) resync(held *batch) *batch {
+	all := []*batch{held}
+	for len(all) < inflightMax {
+		all = append(all, <-p.free)
+	}
+	p.failed.Store(false)
+	p.prep.Discard(p.applied.Load())
+	p.gen = p.log.Generation()
+	for _, b := range all[1:] {
+		p.free <- b
+	}
+	return held
+}
+
+func (p *Pipeline) prepareBatch(b *batch, first *Request) {
+	b.txns, b.reqs = b.txns[:0], b.reqs[:0]
+	p.readLock.Lock()
+	defer p.readLock.Unlock()
+	// Forget overlay entries the tree now reflects.
+	p.prep.Applied(p.applied.Load())
 	bytes := 0
-	p.add(first, &bytes)
-	for len(p.reqs) < batchCountMax && bytes < batchBytesMax {
+	p.add(b, first, &bytes)
+	for len(b.reqs) < batchCountMax && bytes < batchBytesMax {
 		select {
 		case r := <-p.in:
-			p.add(r, &bytes)
+			p.add(b, r, &bytes)
 			continue
 		default:
 		}
 		break
 	}
-	err := p.log.Append(p.txns)
-	p.sm.Apply(p.txns, p.reqs, err)
-	if err != nil {
-		// Nothing of the batch reached the tree: forget what prepare
-		// assumed of it and reuse its zxids.
-		p.prep.Discard(p.appliedZxid)
-		return
-	}
-	if n := len(p.txns); n > 0 {
-		p.appliedZxid = max(p.appliedZxid, p.txns[n-1].Zxid)
-		p.prep.Applied(p.txns[n-1].Zxid)
-	}
+	b.last = p.prep.LastZxid()
 }
 
-func (p *Pipeline) add(r *Request, bytes *int) {
+func (p *Pipeline) add(b *batch, r *Request, bytes *int) {
 	var x tree.Txn
 	if r.IsSync() {
 		x = tree.Txn{Type: jute.OpSync, Zxid: p.prep.LastZxid(), Session: r.Session, Cxid: r.Cxid}
@@ -145,9 +226,59 @@ func (p *Pipeline) add(r *Request, bytes *int) {
 		x = p.prep.Prepare(&r.Request, r.Now)
 	}
 	*bytes += len(x.Data) + len(x.Path) + 64
-	p.txns = append(p.txns, x)
-	p.reqs = append(p.reqs, r)
+	b.txns = append(b.txns, x)
+	b.reqs = append(b.reqs, r)
 }
+
+// applyLoop applies batches in the order Run enqueued them, once durable.
+func (p *Pipeline) applyLoop() {
+	for b := range p.inflight {
+		err := b.pending.Wait()
+		if err == nil && p.failed.Load() {
+			// Only a batch without changes (syncs) can pass the fence;
+			// answer it like its neighbours.
+			err = ErrFenced
+		}
+		p.sm.Apply(b.txns, b.reqs, err)
+		if err != nil {
+			p.failed.Store(true)
+		} else {
+			p.applied.Store(max(p.applied.Load(), b.last))
+		}
+		b.pending = nil
+		clear(b.reqs) // drop references to answered requests
+		p.free <- b
+	}
+}
+
+// ErrFenced answers requests of a batch prepared behind one that failed.
+var ErrFenced = errors.New("broadcast: an earlier batch failed to commit")
+
+// syncLog makes a plain Log a PipelinedLog: each batch is appended before
+// EnqueueFenced returns, and a failed one ends the generation.
+type syncLog struct {
+	log Log
+	gen uint64 // only Run's goroutine calls EnqueueFenced and Generation
+}
+
+type doneWait struct{ err error }
+
+func (d doneWait) Wait() error { return d.err }
+
+func (s *syncLog) Append(txns []tree.Txn) error { return s.log.Append(txns) }
+
+func (s *syncLog) EnqueueFenced(txns []tree.Txn, gen uint64) interface{ Wait() error } {
+	if gen != s.gen {
+		return doneWait{ErrFenced}
+	}
+	err := s.log.Append(txns)
+	if err != nil {
+		s.gen++
+	}
+	return doneWait{err}
+}
+
+func (s *syncLog) Generation() uint64 { return s.gen }
 
 // MemLog is an in-memory Log: the standalone commit step until the durable
 // engine plugs in behind the same interface.

@@ -38,12 +38,15 @@ func (l *gateLog) Append(txns []tree.Txn) error {
 // treeSM applies to a tree and records what each request got.
 type treeSM struct {
 	t       *tree.Tree
+	treeMu  sync.RWMutex // written under by Apply, read under by prepare
 	mu      sync.Mutex
 	results map[int32]tree.Result
 	done    chan int32
 }
 
 func (s *treeSM) Apply(txns []tree.Txn, reqs []*Request, err error) {
+	s.treeMu.Lock()
+	defer s.treeMu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i := range txns {
@@ -61,7 +64,7 @@ func (s *treeSM) Apply(txns []tree.Txn, reqs []*Request, err error) {
 func newTestPipeline(log Log) (*Pipeline, *treeSM) {
 	t := tree.New()
 	sm := &treeSM{t: t, results: map[int32]tree.Result{}, done: make(chan int32, 1000)}
-	p := NewPipeline(tree.NewPreparer(t, 0), log, sm)
+	p := NewPipeline(tree.NewPreparer(t, 0), log, sm, sm.treeMu.RLocker())
 	go p.Run()
 	return p, sm
 }
@@ -187,5 +190,150 @@ func TestSubmitAfterStop(t *testing.T) {
 	p.Stop()
 	if err := p.Submit(create(1, "/x")); !errors.Is(err, ErrStopped) {
 		t.Fatalf("Submit after Stop: %v", err)
+	}
+}
+
+// fenceLog is a PipelinedLog whose batches become durable (or fail) only
+// when the test releases them, in order, with the engine's fencing rule.
+type fenceLog struct {
+	mu       sync.Mutex
+	gen      uint64
+	pending  []*fencePending
+	durable  []tree.Txn
+	enqueued chan struct{}
+}
+
+type fencePending struct {
+	l    *fenceLog
+	txns []tree.Txn
+	gen  uint64
+	done chan error
+}
+
+func (p *fencePending) Wait() error { return <-p.done }
+
+func (l *fenceLog) Append(txns []tree.Txn) error { panic("pipeline must enqueue") }
+
+func (l *fenceLog) EnqueueFenced(txns []tree.Txn, gen uint64) interface{ Wait() error } {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	p := &fencePending{l: l, txns: append([]tree.Txn(nil), txns...), gen: gen, done: make(chan error, 1)}
+	l.pending = append(l.pending, p)
+	l.enqueued <- struct{}{}
+	return p
+}
+
+func (l *fenceLog) Generation() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.gen
+}
+
+// release settles the i-th enqueued batch: fenced if prepared against an
+// older generation, else failed (ending the generation) or durable.
+func (l *fenceLog) release(i int, fail bool) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	p := l.pending[i]
+	var err error
+	switch {
+	case p.gen != l.gen:
+		err = errors.New("fenced")
+	case fail:
+		l.gen++
+		err = errors.New("injected log failure")
+	default:
+		l.durable = append(l.durable, p.txns...)
+	}
+	p.done <- err
+	return err
+}
+
+func waitEnqueued(t *testing.T, l *fenceLog, n int) {
+	t.Helper()
+	for i := 0; i < n; i++ {
+		select {
+		case <-l.enqueued:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("only %d of %d batches enqueued", i, n)
+		}
+	}
+}
+
+// TestPreparesWhileSyncing: the next batch is prepared and enqueued while
+// the previous one is still being made durable, assuming it commits.
+func TestPreparesWhileSyncing(t *testing.T) {
+	log := &fenceLog{enqueued: make(chan struct{}, 16)}
+	p, sm := newTestPipeline(log)
+	defer p.Stop()
+	_ = p.Submit(create(1, "/a"))
+	waitEnqueued(t, log, 1)
+	_ = p.Submit(create(2, "/a/b")) // needs /a, which is not durable yet
+	waitEnqueued(t, log, 1)
+	if err := log.release(0, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := log.release(1, false); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, sm, 2)
+	for xid := int32(1); xid <= 2; xid++ {
+		if got := sm.results[xid].Err; got != jute.ErrOK {
+			t.Fatalf("xid %d: %v", xid, got)
+		}
+	}
+	if _, ok := sm.t.Get("/a/b"); !ok {
+		t.Fatal("/a/b missing")
+	}
+}
+
+// TestFailedBatchFencesTheNext: when a batch fails, the batches prepared
+// behind it (which assumed it) fail too and never become durable; the
+// pipeline then prepares against the tree as it is and reuses the zxids.
+func TestFailedBatchFencesTheNext(t *testing.T) {
+	log := &fenceLog{enqueued: make(chan struct{}, 16)}
+	p, sm := newTestPipeline(log)
+	defer p.Stop()
+	_ = p.Submit(create(1, "/a"))
+	waitEnqueued(t, log, 1)
+	_ = p.Submit(create(2, "/a/b"))
+	waitEnqueued(t, log, 1)
+	if err := log.release(0, true); err == nil {
+		t.Fatal("batch 0 should fail")
+	}
+	if err := log.release(1, false); err == nil {
+		t.Fatal("batch 1 was not fenced behind the failed batch 0")
+	}
+	wait(t, sm, 2)
+	for xid := int32(1); xid <= 2; xid++ {
+		if got := sm.results[xid].Err; got != jute.ErrSystemError {
+			t.Fatalf("xid %d answered %v, want SystemError", xid, got)
+		}
+	}
+	// Prepared afresh: /a does not exist, so /a/b is NoNode, then /a works.
+	_ = p.Submit(create(3, "/a/b"))
+	waitEnqueued(t, log, 1)
+	if err := log.release(2, false); err != nil {
+		t.Fatal(err)
+	}
+	_ = p.Submit(create(4, "/a"))
+	waitEnqueued(t, log, 1)
+	if err := log.release(3, false); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, sm, 2)
+	if got := sm.results[3].Err; got != jute.ErrNoNode {
+		t.Fatalf("create /a/b after the failure: %v, want NoNode", got)
+	}
+	if got := sm.results[4].Err; got != jute.ErrOK {
+		t.Fatalf("create /a after the failure: %v", got)
+	}
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	if len(log.durable) != 2 || log.durable[0].Zxid != log.pending[0].txns[0].Zxid {
+		t.Fatalf("durable %v: the failed batches' zxids should be reused from %d", log.durable, log.pending[0].txns[0].Zxid)
+	}
+	if _, ok := sm.t.Get("/a/b"); ok {
+		t.Fatal("/a/b reached the tree")
 	}
 }

@@ -335,3 +335,44 @@ func TestNoSyncWriteFailure(t *testing.T) {
 	}
 	t.Logf("close: %v", l.Close())
 }
+
+// TestFencedAppendsBehindAFailure: fenced appends enqueued behind one
+// that fails are refused with ErrFenced even once the disk works again,
+// so the log never holds a batch that was prepared assuming a lost one;
+// an append fenced on the new Generation then succeeds.
+func TestFencedAppendsBehindAFailure(t *testing.T) {
+	mem := vfs.NewCrashableMem()
+	faults := &walFaults{}
+	l := openLog(t, errorfs.Wrap(mem, faults))
+	defer func() { l.Close() }()
+	gen := l.Generation()
+	if err := l.EnqueueFenced(txnsOf(1), gen).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	faults.mode.Store(faultSync)
+	failed := l.EnqueueFenced(txnsOf(2), gen)
+	if err := failed.Wait(); !errors.Is(err, errorfs.ErrInjected) {
+		t.Fatalf("append on a failing disk: %v", err)
+	}
+	faults.mode.Store(faultNone)
+	// Prepared behind 2, enqueued before its failure was seen.
+	if err := l.EnqueueFenced(txnsOf(3), gen).Wait(); !errors.Is(err, ErrFenced) {
+		t.Fatalf("append behind the failed one: %v, want ErrFenced", err)
+	}
+	if err := l.EnqueueFenced(nil, gen).Wait(); !errors.Is(err, ErrFenced) {
+		t.Fatalf("empty append behind the failed one: %v, want ErrFenced", err)
+	}
+	if l.Generation() == gen {
+		t.Fatal("generation unchanged by a failed append")
+	}
+	gen = l.Generation()
+	if err := l.EnqueueFenced(txnsOf(2), gen).Wait(); err != nil {
+		t.Fatalf("append on the new generation: %v", err)
+	}
+	if got := readAll(t, l); !slices.Equal(got, []int64{1, 2}) {
+		t.Fatalf("log %v, want [1 2]", got)
+	}
+	if st := l.Stats(); st.Failed != 2 {
+		t.Fatalf("failed %d, want 2 (the failed and the fenced append)", st.Failed)
+	}
+}

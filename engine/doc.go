@@ -102,7 +102,25 @@
 // started, and releases the directory lock, so opening again in the same
 // process could put two stores on one directory. A Fatalf on one of
 // pebble's own goroutines (a MANIFEST write failing during a background
-// flush) still ends the process, as it would with pebble's default.
+// flush) still ends the process, as it would with pebble's default. A
+// MANIFEST write failing in PurgeBefore (an Excise, made on the writer
+// goroutine) is caught instead and leaves the Log failed (ErrFailed) until
+// a restart.
+//
+// Fencing: every failed append (write, sync, out of order) ends a
+// generation. EnqueueFenced appends carry the generation their caller
+// prepared them under and are refused (ErrFenced, nothing written) once it
+// has ended. The pipeline enqueues batch k+1 before batch k is durable;
+// if k fails, k+1 assumed it, so it must not become durable either, even
+// if the disk is back by the time it would be written.
+//
+// Purge uses pebble's Excise (a MANIFEST edit that drops the tables below
+// the cut and trims the straddling one into a virtual table), not a range
+// deletion: a range tombstone over the log's live keys made pebble compact,
+// rewriting the kept log, which took about a fifth of the server's CPU
+// under a sustained write load. Tables are uncompressed (records are
+// written once and rarely read; ZooKeeper's log is not compressed either)
+// with 64 KB blocks, so flushing a memtable costs few write calls.
 //
 // # Cost sketch
 //
@@ -126,9 +144,11 @@
 //
 // # Designs not taken
 //
-//   - Pipelined commits (pebble's ApplyNoSyncWait, building group n+1
-//     while group n syncs): better at moderate concurrency, but pebble
-//     marks it experimental and a failure would then span two groups.
+//   - Pipelined commits inside pebble (ApplyNoSyncWait, building group
+//     n+1 while group n syncs): pebble marks it experimental and a failure
+//     would then span two groups. The overlap is one level up instead: the
+//     pipeline prepares and enqueues the next batch while this one syncs,
+//     and the writer commits whatever queued during the sync as one group.
 //   - A delay to let groups grow: it adds its length to every commit at
 //     low load, where latency matters most; under load the queue that
 //     builds up during each fsync groups appends anyway.

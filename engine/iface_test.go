@@ -5,5 +5,6 @@ import (
 	"zkd/engine"
 )
 
-// The durable log plugs into the pipeline behind broadcast.Log.
-var _ broadcast.Log = (*engine.Log)(nil)
+// The durable log plugs into the pipeline behind broadcast.PipelinedLog,
+// so the next batch is prepared while the current one syncs.
+var _ broadcast.PipelinedLog = (*engine.Log)(nil)

@@ -41,7 +41,7 @@ type LogStats struct {
 	Txns    uint64 // txns acknowledged
 	Syncs   uint64 // group commits that succeeded: one pebble batch and (unless NoSync) one fsync each
 	Bytes   uint64 // bytes of keys and values in acknowledged groups
-	Failed  uint64 // Append/Enqueue calls answered with a write or sync error
+	Failed  uint64 // appends answered with an error: write, sync, out of order, or fenced
 }
 
 // Log is the durable transaction log: txns keyed by zxid in pebble.
@@ -68,6 +68,12 @@ type Log struct {
 	stats struct {
 		appends, txns, syncs, bytes, failed atomic.Uint64
 	}
+
+	// gen counts the appends that failed (the writer adds, anyone
+	// loads). A fenced append carries the gen its caller saw when it
+	// prepared the txns; if an append has failed since, the txns may
+	// build on records that will never exist, so the writer refuses them.
+	gen atomic.Uint64
 
 	// mu guards the DB handle against being closed under a reader. Only
 	// the writer goroutine (and Close, after the writer has stopped)
@@ -209,6 +215,9 @@ type Pending struct {
 	zxid int64
 	done chan error // buffered: the writer never blocks on an answer
 
+	fenced bool   // refuse unless gen is still the Log's generation
+	gen    uint64 // the generation the caller prepared against
+
 	waited bool
 	err    error
 }
@@ -266,6 +275,38 @@ func (l *Log) Enqueue(txns []tree.Txn) *Pending {
 	l.submit(p)
 	return p
 }
+
+// ErrFenced answers a fenced append submitted against a generation that
+// has since ended: an earlier append failed.
+var ErrFenced = errors.New("engine: an earlier append failed")
+
+// EnqueueFenced is Enqueue for a caller that hands the writer batches
+// which build on one another (each prepared assuming the ones before it
+// commit) without waiting in between: the request pipeline overlapping
+// the next batch's preparation with the current fsync. gen is Generation()
+// as the caller last saw it; the append fails with ErrFenced, writing
+// nothing, if any append failed after that. So once a batch fails, no
+// batch enqueued behind it becomes durable and the log never has a gap.
+// It implements broadcast.PipelinedLog.
+func (l *Log) EnqueueFenced(txns []tree.Txn, gen uint64) interface{ Wait() error } {
+	p := &Pending{l: l, kind: reqAppend, txns: txns, done: make(chan error, 1), fenced: true, gen: gen}
+	if !hasChange(txns) {
+		switch {
+		case l.closed.Load():
+			p.done <- ErrClosed
+		case gen != l.gen.Load():
+			p.done <- ErrFenced
+		default:
+			p.done <- nil
+		}
+		return p
+	}
+	l.submit(p)
+	return p
+}
+
+// Generation counts the appends that have failed since OpenLog.
+func (l *Log) Generation() uint64 { return l.gen.Load() }
 
 // hasChange reports whether txns hold anything to write.
 func hasChange(txns []tree.Txn) bool {

@@ -98,7 +98,7 @@ func NewServer(cfg Config, t *tree.Tree, log broadcast.Log, logger *slog.Logger)
 	}
 	prep := tree.NewPreparer(t, t.LastZxid())
 	prep.ExtendedTypes = cfg.ExtendedTypes
-	srv.pipeline = broadcast.NewPipeline(prep, log, srv)
+	srv.pipeline = broadcast.NewPipeline(prep, log, srv, srv.treeMu.RLocker())
 	// Sessions that were live in the tree (a restored database) get a full
 	// timeout to reconnect before they expire.
 	for id, timeout := range t.Sessions() {
