@@ -176,8 +176,15 @@ func (s *Store) Snapshot(t *tree.Tree, withReadLock func(func())) error {
 	s.mu.lastSnapZxid = startZxid
 	s.mu.snapshots++
 	s.mu.Unlock()
+	took := time.Since(began)
+	var nodes int
+	withReadLock(func() { nodes = t.NodeCount() })
+	var size int64
+	if fi, statErr := s.fs.Stat(s.fs.PathJoin(s.snapDir, name)); statErr == nil {
+		size = fi.Size()
+	}
 	s.log.Info("snapshot written", "file", name, "startZxid", fmt.Sprintf("0x%x", startZxid),
-		"took", time.Since(began).Round(time.Millisecond))
+		"nodes", nodes, "bytes", size, "took", took.Round(time.Millisecond))
 	if !s.opts.PurgeOnSnap {
 		return nil
 	}
