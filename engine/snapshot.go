@@ -343,6 +343,27 @@ func LoadNewestSnapshot(fs vfs.FS, dir string, logger *slog.Logger) (*tree.Tree,
 	return tree.New(), 0, "", nil
 }
 
+// ReadSnapshotFile checks the snapshot file at path (named as
+// SnapshotName names them) and restores its tree, returning the zxid the
+// snapshot starts at. A file that fails a check gives a
+// *SnapshotCorruptError. For operators' tools; a restore uses
+// LoadNewestSnapshot.
+func ReadSnapshotFile(fs vfs.FS, path string) (*tree.Tree, int64, error) {
+	if fs == nil {
+		fs = vfs.Default
+	}
+	dir, name := fs.PathDir(path), fs.PathBase(path)
+	zxid, ok := parseSnapshotName(name)
+	if !ok {
+		return nil, 0, fmt.Errorf("engine: %s is not named like a snapshot (snapshot.<16 hex digits>)", name)
+	}
+	t, err := readSnapshot(fs, dir, snapFile{name: name, zxid: zxid})
+	if err != nil {
+		return nil, 0, err
+	}
+	return t, zxid, nil
+}
+
 // readSnapshot checks a snapshot file and restores its tree.
 func readSnapshot(fs vfs.FS, dir string, s snapFile) (*tree.Tree, error) {
 	f, body, err := openSnapshot(fs, dir, s)

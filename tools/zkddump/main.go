@@ -42,12 +42,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fl.SetOutput(stderr)
 	dataDir := fl.String("data", "", "zkd data directory (holds snapshots/ and log/)")
 	_ = fl.Bool("snapshot", false, "print the newest valid snapshot (the default)")
+	snapFile := fl.String("file", "", "print this snapshot file instead of the newest (-data not needed)")
 	showLog := fl.Bool("log", false, "print the transaction log instead of the snapshot")
 	showData := fl.Bool("show-data", false, "with -snapshot: print each znode's data, quoted, up to 64 bytes")
 	fromStr := fl.String("from", "1", "with -log: first zxid to print (hex with 0x, or decimal)")
 	toStr := fl.String("to", strconv.FormatInt(math.MaxInt64, 10), "with -log: last zxid to print (hex with 0x, or decimal)")
 	fl.Usage = func() {
-		fmt.Fprintln(stderr, "usage: zkd-dump -data DIR [-snapshot [-show-data] | -log [-from ZXID] [-to ZXID]]")
+		fmt.Fprintln(stderr, "usage: zkd-dump -data DIR [-snapshot [-show-data] | -log [-from ZXID] [-to ZXID]] | zkd-dump -file SNAPSHOT [-show-data]")
 		fl.PrintDefaults()
 	}
 	if err := fl.Parse(args); err != nil {
@@ -64,8 +65,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if fl.NArg() > 0 {
 		return usage("unexpected argument %q", fl.Arg(0))
 	}
-	if *dataDir == "" {
-		return usage("-data is required")
+	if *dataDir == "" && *snapFile == "" {
+		return usage("-data or -file is required")
+	}
+	if *snapFile != "" && *showLog {
+		return usage("-file and -log are exclusive")
 	}
 	snapshotSet := false
 	fl.Visit(func(f *flag.Flag) { snapshotSet = snapshotSet || f.Name == "snapshot" })
@@ -82,9 +86,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 
 	out := bufio.NewWriter(stdout)
-	if *showLog {
+	switch {
+	case *showLog:
 		err = dumpLog(out, *dataDir, from, to)
-	} else {
+	case *snapFile != "":
+		err = dumpSnapshotFile(out, *snapFile, *showData)
+	default:
 		err = dumpSnapshot(out, stderr, *dataDir, *showData)
 	}
 	if ferr := out.Flush(); err == nil && ferr != nil {
@@ -146,7 +153,22 @@ func dumpSnapshot(w io.Writer, stderr io.Writer, dataDir string, showData bool) 
 	if name == "" {
 		return fmt.Errorf("no valid snapshot in %s", snapDir)
 	}
-	fmt.Fprintf(w, "snapshot %s\n", filepath.Join(snapDir, name))
+	return printSnapshot(w, filepath.Join(snapDir, name), t, start, showData)
+}
+
+// dumpSnapshotFile prints one snapshot file, valid or not: a file that
+// fails its checks is reported as such.
+func dumpSnapshotFile(w io.Writer, path string, showData bool) error {
+	t, start, err := engine.ReadSnapshotFile(nil, path)
+	if err != nil {
+		return err
+	}
+	return printSnapshot(w, path, t, start, showData)
+}
+
+// printSnapshot prints a restored snapshot's header and its tree.
+func printSnapshot(w io.Writer, snapPath string, t *tree.Tree, start int64, showData bool) error {
+	fmt.Fprintf(w, "snapshot %s\n", snapPath)
 	fmt.Fprintf(w, "startZxid 0x%x\n", start)
 	fmt.Fprintf(w, "nodes %d\n", t.NodeCount())
 	fmt.Fprintf(w, "sessions %d\n", len(t.Sessions()))
@@ -163,7 +185,7 @@ func dumpSnapshot(w io.Writer, stderr io.Writer, dataDir string, showData bool) 
 		stack = stack[:len(stack)-1]
 		n, ok := t.Get(path)
 		if !ok {
-			return fmt.Errorf("snapshot %s: child %s not in the tree", name, path)
+			return fmt.Errorf("snapshot %s: child %s not in the tree", snapPath, path)
 		}
 		writeNode(w, path, n, showData)
 		printed++
@@ -173,7 +195,7 @@ func dumpSnapshot(w io.Writer, stderr io.Writer, dataDir string, showData bool) 
 		}
 	}
 	if printed != t.NodeCount() {
-		return fmt.Errorf("snapshot %s: walked %d nodes, tree counts %d", name, printed, t.NodeCount())
+		return fmt.Errorf("snapshot %s: walked %d nodes, tree counts %d", snapPath, printed, t.NodeCount())
 	}
 	return nil
 }

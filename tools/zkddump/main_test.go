@@ -155,6 +155,45 @@ func TestSnapshotSkipsCorrupt(t *testing.T) {
 	}
 }
 
+// TestSnapshotFile: -file prints the named snapshot even when a newer
+// one exists, and reports a named file that fails its checks.
+func TestSnapshotFile(t *testing.T) {
+	dir := makeDataDir(t)
+	snaps := filepath.Join(dir, "snapshots")
+	old := filepath.Join(snaps, engine.SnapshotName(5))
+	// A newer valid snapshot, taken after the whole history.
+	_, tr, err := engine.OpenStore(engine.StoreOptions{DataDir: t.TempDir(), NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range history() {
+		tr.Apply(&x, nil)
+	}
+	if _, _, err := engine.WriteSnapshot(nil, snaps, tr, func(f func()) { f() }, 0); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCmd(t, "-file", old)
+	if code != exitOK {
+		t.Fatalf("exit %d, stderr %s", code, errOut)
+	}
+	lineFor(t, out, "snapshot "+old)
+	lineFor(t, out, "startZxid 0x5")
+	lineFor(t, out, "/app/lock ") // deleted at zxid 7, after this snapshot
+
+	bad := filepath.Join(snaps, engine.SnapshotName(9))
+	if err := os.WriteFile(bad, []byte("ZKDSNAP1 but torn"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{bad, filepath.Join(snaps, "not-a-snapshot"), filepath.Join(snaps, engine.SnapshotName(11))} {
+		if code, _, errOut := runCmd(t, "-file", path); code != exitError || errOut == "" {
+			t.Errorf("-file %s: exit %d, stderr %q", path, code, errOut)
+		}
+	}
+	if code, _, _ := runCmd(t, "-file", old, "-log"); code != exitUsage {
+		t.Errorf("-file with -log: exit %d, want usage", code)
+	}
+}
+
 func TestLog(t *testing.T) {
 	dir := makeDataDir(t)
 	before := hashDir(t, filepath.Join(dir, "log"))
@@ -234,7 +273,7 @@ func TestErrors(t *testing.T) {
 		code int
 		msg  string
 	}{
-		{"no args", nil, exitUsage, "-data is required"},
+		{"no args", nil, exitUsage, "-data or -file is required"},
 		{"bad flag", []string{"-bogus"}, exitUsage, "-bogus"},
 		{"bad from", []string{"-data", empty, "-log", "-from", "0xzz"}, exitUsage, "bad zxid"},
 		{"both modes", []string{"-data", empty, "-log", "-snapshot"}, exitUsage, "exclusive"},
