@@ -1,0 +1,188 @@
+package bench
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"zkd/tools/refzk"
+)
+
+// tableTestZkd builds cmd/zkd into the test's temporary directory (the
+// build cache makes a repeat cheap).
+func tableTestZkd(t *testing.T) string {
+	t.Helper()
+	bin, err := BuildZkd("..", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// checkCell holds a measured cell to the promises: the asked
+// write fraction within a tolerance, no errors, positive latencies in
+// order, the client's CPU share known, and every server's counters read.
+func checkCell(t *testing.T, c *Cell) {
+	t.Helper()
+	name := c.System + "/" + fmtPct(c.WriteFraction)
+	if !c.OK() {
+		t.Fatalf("%s servers=%d: %s: %s", name, c.Servers, c.Status, c.Reason)
+	}
+	total := c.Reads + c.Writes
+	if total < 50 {
+		t.Fatalf("%s: only %d requests", name, total)
+	}
+	if c.Errors != 0 {
+		t.Errorf("%s: %d errors", name, c.Errors)
+	}
+	if frac := float64(c.Writes) / float64(total); math.Abs(frac-c.WriteFraction) > 0.06 {
+		t.Errorf("%s: write fraction %.3f", name, frac)
+	}
+	for _, l := range []Latency{c.Read, c.Write, c.All} {
+		if l.Count == 0 {
+			continue
+		}
+		if l.P50 <= 0 || l.P50 > l.P90 || l.P90 > l.P99 || l.P99 > l.P999 || l.P999 > l.Max {
+			t.Errorf("%s: latencies not ordered: %+v", name, l)
+		}
+	}
+	if c.ClientCPUShare <= 0 || c.ClientCPUShare >= 1 {
+		t.Errorf("%s: client CPU share %g", name, c.ClientCPUShare)
+	}
+	if len(c.PerServer) != c.Servers || c.Leader < 0 {
+		t.Fatalf("%s: %d server windows, leader %d", name, len(c.PerServer), c.Leader)
+	}
+	leaders := 0
+	for i, s := range c.PerServer {
+		if s.CPUSec <= 0 {
+			t.Errorf("%s: server %d CPU %g", name, i, s.CPUSec)
+		}
+		if s.Role == "leader" || s.Role == "standalone" {
+			leaders++
+			if i != c.Leader {
+				t.Errorf("%s: server %d is %s, leader index %d", name, i, s.Role, c.Leader)
+			}
+		}
+		if s.Fsyncs < 0 || s.Txns < 0 {
+			t.Errorf("%s: server %d fsyncs %d txns %d unknown", name, i, s.Fsyncs, s.Txns)
+		}
+		if c.Writes > 0 && (s.Fsyncs == 0 || s.Txns < c.Writes) {
+			t.Errorf("%s: server %d: %d fsyncs, %d txns for %d writes", name, i, s.Fsyncs, s.Txns, c.Writes)
+		}
+	}
+	if leaders != 1 {
+		t.Errorf("%s: %d leaders", name, leaders)
+	}
+	if c.Reads > 0 && (c.ReadRequestBytes <= 0 || c.ReadReplyBytes < 256) {
+		t.Errorf("%s: read bytes %g + %g", name, c.ReadRequestBytes, c.ReadReplyBytes)
+	}
+}
+
+// TestTableShortRun: the driver against a local zkd (and, when the Debian
+// package is installed, Apache ZooKeeper standalone and as a 3-server
+// ensemble, in the same run) produces a well-formed table, JSON, CSV, SVG
+// and capacity report; zkd's ensemble cell says why it is not available.
+func TestTableShortRun(t *testing.T) {
+	bin := tableTestZkd(t)
+	systems := []Launcher{ZkdLauncher{Bin: bin}}
+	if refzk.Available() {
+		systems = append(systems, ZooKeeperLauncher{ForceSync: true, JVMFlags: []string{"-Xmx256m"}})
+	} else {
+		t.Log("Apache ZooKeeper is not installed: zkd only")
+	}
+	tb, err := RunTable(TableConfig{
+		Servers: []int{1, 3}, Writes: []float64{0, 0.5}, Systems: systems,
+		Load: LoadConfig{Sessions: 6, Outstanding: 8, ValueBytes: 256, Znodes: 10,
+			Warmup: 200 * time.Millisecond, Duration: 800 * time.Millisecond, Seed: 3},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tb.Cells) != 4*len(systems) {
+		t.Fatalf("%d cells", len(tb.Cells))
+	}
+	for _, f := range []float64{0, 0.5} {
+		checkCell(t, tb.Find("zkd", 1, f))
+		c := tb.Find("zkd", 3, f)
+		if c.Status != StatusUnavailable || !strings.Contains(c.Reason, "no replication yet") {
+			t.Errorf("zkd ensemble cell: %s %q", c.Status, c.Reason)
+		}
+		if len(systems) > 1 {
+			checkCell(t, tb.Find("zookeeper", 1, f))
+			checkCell(t, tb.Find("zookeeper", 3, f))
+		}
+	}
+
+	var md, cs, js, svg, capa bytes.Buffer
+	if err := WriteMarkdown(&md, tb); err != nil {
+		t.Fatal(err)
+	}
+	checkMarkdownTables(t, md.String())
+	if !strings.Contains(md.String(), "| 3 | 0% | n/a (1) |") {
+		t.Errorf("markdown lacks the n/a ensemble row:\n%s", md.String())
+	}
+	if len(systems) > 1 && !strings.Contains(md.String(), "zkd / zookeeper") {
+		t.Errorf("no ratio column:\n%s", md.String())
+	}
+	if err := WriteCSV(&cs, tb); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&cs).ReadAll()
+	if err != nil || len(rows) != 1+len(tb.Cells) {
+		t.Errorf("CSV: %d rows, %v", len(rows), err)
+	}
+	if err := WriteJSON(&js, tb); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadTableJSON(&js)
+	if err != nil || back.Meta.Cores == 0 || back.Meta.Commit == "" || len(back.Cells) != len(tb.Cells) {
+		t.Errorf("JSON: %v %+v", err, back.Meta)
+	}
+	if err := WriteSVG(&svg, tb); err != nil {
+		t.Fatal(err)
+	}
+	if n := svgElements(t, svg.Bytes()); n["path"] < 1 {
+		t.Errorf("SVG elements %v", n)
+	}
+	if err := WriteCapacity(&capa, tb, CapacityOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	checkMarkdownTables(t, capa.String())
+	if !strings.Contains(capa.String(), "| zkd | 1 | 50% |") {
+		t.Errorf("capacity report:\n%s", capa.String())
+	}
+	t.Logf("\n%s\n%s", md.String(), capa.String())
+}
+
+// TestLaunchers: zkd reports ensembles as not available (with the
+// reason), sizes outside 1..13 are refused, and a host list only fits its
+// own size.
+func TestLaunchers(t *testing.T) {
+	_, err := ZkdLauncher{Bin: "/nonexistent"}.Launch(5)
+	if !errors.Is(err, ErrEnsembleUnavailable) || !strings.Contains(err.Error(), "ensemble of 5") {
+		t.Errorf("zkd ensemble of 5: %v", err)
+	}
+	for _, n := range []int{0, 14} {
+		if _, err := (ZkdLauncher{}).Launch(n); err == nil || errors.Is(err, ErrEnsembleUnavailable) {
+			t.Errorf("zkd ensemble of %d: %v", n, err)
+		}
+	}
+	h := HostsLauncher{HostAddrs: []string{"127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"}}
+	if _, err := h.Launch(1); !errors.Is(err, ErrEnsembleUnavailable) {
+		t.Errorf("hosts of 3 launched as 1: %v", err)
+	}
+	c, err := h.Launch(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.System() != "hosts" || len(c.Addrs()) != 3 || len(c.PIDs()) != 3 || c.Leader() != -1 || c.Stop() != nil {
+		t.Errorf("hosts cluster %v %v %v %d", c.System(), c.Addrs(), c.PIDs(), c.Leader())
+	}
+	if knownPIDs(c.PIDs()) != nil {
+		t.Error("unknown PIDs taken as known")
+	}
+}
