@@ -9,9 +9,9 @@ import (
 
 // CapacityOptions shapes the capacity-planning report.
 type CapacityOptions struct {
-	Cores   []int    // cores per server for the dedicated predictions; default 4, 8, 16
-	Servers []int    // ensemble sizes to predict; default the table's sizes plus 3..13
-	Net     NetModel // default DefaultNet
+	Cores   []int     // cores per server for the dedicated predictions; default 4, 8, 16
+	Servers []int     // ensemble sizes to predict; default the table's sizes plus 3..13
+	Net     *NetModel // nil: DefaultNet; BytesPerSec 0: no network bound
 }
 
 func (o CapacityOptions) withDefaults(t *Table) CapacityOptions {
@@ -28,8 +28,9 @@ func (o CapacityOptions) withDefaults(t *Table) CapacityOptions {
 		}
 		sort.Ints(o.Servers)
 	}
-	if o.Net == (NetModel{}) {
-		o.Net = DefaultNet
+	if o.Net == nil {
+		n := DefaultNet
+		o.Net = &n
 	}
 	return o
 }
@@ -94,7 +95,7 @@ func BuildCapacity(t *Table, opts CapacityOptions) *Capacity {
 		for _, n := range opts.Servers {
 			for _, k := range opts.Cores {
 				for _, f := range t.Params.Writes {
-					ops, bound := m.PredictDedicated(n, f, float64(k), opts.Net)
+					ops, bound := m.PredictDedicated(n, f, float64(k), *opts.Net)
 					cp.Plans = append(cp.Plans, CapacityPrediction{System: sys, Servers: n, Cores: k, Writes: f, Ops: ops, Bound: bound})
 				}
 			}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -30,7 +31,7 @@ type Meta struct {
 func CollectMeta() Meta {
 	m := Meta{Started: time.Now().UTC().Truncate(time.Second), Cores: runtime.NumCPU(), GoVersion: runtime.Version()}
 	m.Hostname, _ = os.Hostname()
-	m.Command = strings.Join(os.Args, " ")
+	m.Command = CommandLine(os.Args)
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
 			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
@@ -62,6 +63,29 @@ func CollectMeta() Meta {
 		m.Java = strings.TrimSpace(first)
 	}
 	return m
+}
+
+// CommandLine is the command that reproduces a run from its arguments
+// (program name first), quoted for a POSIX shell: a binary built by go run
+// is named by its package instead of its temporary path.
+func CommandLine(args []string) string {
+	if len(args) == 0 {
+		return ""
+	}
+	name := args[0]
+	if strings.Contains(name, "go-build") {
+		name = "go run ./cmd/" + filepath.Base(name)
+	} else if filepath.IsAbs(name) {
+		name = filepath.Base(name)
+	}
+	parts := []string{name}
+	for _, a := range args[1:] {
+		if a == "" || strings.ContainsAny(a, " \t'\"$\\") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		parts = append(parts, a)
+	}
+	return strings.Join(parts, " ")
 }
 
 func utsString[T int8 | uint8](a []T) string {
