@@ -453,6 +453,10 @@ func newWorker(cfg LoadConfig, index int, conn *wire.Conn, ph *phase, start time
 
 func (w *worker) run() {
 	_ = w.conn.SetDeadline(time.Now().Add(w.cfg.Warmup + w.cfg.Duration + drainTimeout))
+	if w.cfg.Rate > 0 {
+		w.runPaced()
+		return
+	}
 	for w.inflight < w.cfg.Outstanding && w.ph.v.Load() < 2 {
 		if !w.send() {
 			return
@@ -483,65 +487,59 @@ func (w *worker) run() {
 
 // receive reads the reply to the oldest request in flight and records it.
 func (w *worker) receive() bool {
+	hdr, err := w.recvReply()
+	if err != nil {
+		w.err = err
+		return false
+	}
+	slot := (w.head + w.cfg.Outstanding - w.inflight) % w.cfg.Outstanding
+	w.inflight--
+	w.record(hdr.Err, w.isWrite[slot], w.sentAt[slot], w.reqBytes[slot])
+	return true
+}
+
+// recvReply reads the next reply, skipping watch events and pings.
+func (w *worker) recvReply() (jute.ReplyHeader, error) {
 	for {
 		hdr, _, err := w.conn.Recv()
 		if err != nil {
-			w.err = fmt.Errorf("session %d (0x%x) with %d in flight: %w", w.index, w.conn.SessionID, w.inflight, err)
-			return false
+			return hdr, fmt.Errorf("session %d (0x%x): %w", w.index, w.conn.SessionID, err)
 		}
-		if hdr.Xid < 0 {
-			continue // a watch event or ping reply; none are asked for
+		if hdr.Xid >= 0 {
+			return hdr, nil
 		}
-		now := time.Since(w.start).Nanoseconds()
-		slot := (w.head + w.cfg.Outstanding - w.inflight) % w.cfg.Outstanding
-		lat := (now - w.sentAt[slot]) / 1000
-		write := w.isWrite[slot]
-		w.inflight--
-		w.answered.Add(1)
-		if w.ph.v.Load() == 1 {
-			if hdr.Err != jute.ErrOK {
-				w.errors++
-			}
-			rep := int64(w.conn.LastRecvBytes)
-			if write {
-				w.writes++
-				w.writeReqBytes += int64(w.reqBytes[slot])
-				w.writeRepBytes += rep
-				_ = w.writeLat.RecordValue(max(lat, 1))
-			} else {
-				w.reads++
-				w.readReqBytes += int64(w.reqBytes[slot])
-				w.readRepBytes += rep
-				_ = w.readLat.RecordValue(max(lat, 1))
-			}
-		}
-		return true
 	}
 }
 
-// send issues one request, pacing it when a rate is set. A paced request's
-// latency counts from when it was due, not from when it went out, so a
-// server that falls behind the rate is charged for the wait it caused
-// (no coordinated omission).
-func (w *worker) send() bool {
-	var sentAt int64
-	if w.cfg.Rate > 0 {
-		perSession := w.cfg.Rate / float64(w.cfg.Sessions)
-		dueNs := int64(float64(w.sent) / perSession * float64(time.Second))
-		if d := time.Duration(dueNs - time.Since(w.start).Nanoseconds()); d > 0 {
-			if err := w.conn.Flush(); err != nil {
-				w.err = err
-				return false
-			}
-			time.Sleep(d)
-			sentAt = time.Since(w.start).Nanoseconds()
-		} else {
-			sentAt = dueNs
-		}
+// record counts one reply (the one just read) whose request went out at
+// sentAt (ns since start).
+func (w *worker) record(code jute.Err, write bool, sentAt int64, reqBytes int32) {
+	lat := (time.Since(w.start).Nanoseconds() - sentAt) / 1000
+	w.answered.Add(1)
+	if w.ph.v.Load() != 1 {
+		return
 	}
+	if code != jute.ErrOK {
+		w.errors++
+	}
+	rep := int64(w.conn.LastRecvBytes)
+	if write {
+		w.writes++
+		w.writeReqBytes += int64(reqBytes)
+		w.writeRepBytes += rep
+		_ = w.writeLat.RecordValue(max(lat, 1))
+	} else {
+		w.reads++
+		w.readReqBytes += int64(reqBytes)
+		w.readRepBytes += rep
+		_ = w.readLat.RecordValue(max(lat, 1))
+	}
+}
+
+// issue encodes and queues one request on a random znode.
+func (w *worker) issue() (write bool, err error) {
 	path := w.paths[w.rng.IntN(len(w.paths))]
-	write := w.rng.Float64() < w.cfg.WriteFraction
-	var err error
+	write = w.rng.Float64() < w.cfg.WriteFraction
 	if write {
 		w.set.Path = path
 		_, err = w.conn.Send(jute.OpSetData, &w.set)
@@ -549,18 +547,105 @@ func (w *worker) send() bool {
 		w.get.Path = path
 		_, err = w.conn.Send(jute.OpGetData, &w.get)
 	}
+	return write, err
+}
+
+// send issues one request as fast as the window allows.
+func (w *worker) send() bool {
+	write, err := w.issue()
 	if err != nil {
 		w.err = err
 		return false
 	}
-	if w.cfg.Rate <= 0 {
-		sentAt = time.Since(w.start).Nanoseconds()
-	}
-	w.sentAt[w.head] = sentAt
+	w.sentAt[w.head] = time.Since(w.start).Nanoseconds()
 	w.isWrite[w.head] = write
 	w.reqBytes[w.head] = int32(w.conn.LastSentBytes)
 	w.head = (w.head + 1) % w.cfg.Outstanding
 	w.inflight++
 	w.sent++
 	return true
+}
+
+// pacedReq is what the paced sender tells the receiver about a request.
+type pacedReq struct {
+	sentAt   int64
+	reqBytes int32
+	write    bool
+}
+
+// runPaced sends on a schedule (Rate / Sessions requests per second) from
+// one goroutine and reads replies as they arrive on another, so a reply
+// is timed when it comes rather than when the sender next wakes. At most
+// Outstanding requests are in flight; a request held back by that limit
+// (or by a slow sender) has its latency counted from when it was due,
+// not from when it went out, so a server that falls behind the rate is
+// charged for the wait it caused (no coordinated omission).
+func (w *worker) runPaced() {
+	slots := make(chan struct{}, w.cfg.Outstanding)    // one token per request in flight
+	inflight := make(chan pacedReq, w.cfg.Outstanding) // FIFO of requests sent
+	recvDone := make(chan struct{})
+	var recvErr error
+	go func() {
+		defer close(recvDone)
+		for r := range inflight {
+			hdr, err := w.recvReply()
+			if err != nil {
+				recvErr = err
+				return
+			}
+			w.record(hdr.Err, r.write, r.sentAt, r.reqBytes)
+			<-slots
+		}
+	}()
+	perSession := w.cfg.Rate / float64(w.cfg.Sessions)
+	var sendErr error
+send:
+	for w.ph.v.Load() < 2 {
+		dueNs := int64(float64(w.sent) / perSession * float64(time.Second))
+		late := true
+		if d := time.Duration(dueNs - time.Since(w.start).Nanoseconds()); d > 0 {
+			if sendErr = w.conn.Flush(); sendErr != nil {
+				break
+			}
+			time.Sleep(d)
+			late = false
+		}
+		select {
+		case slots <- struct{}{}:
+		default:
+			// The window is full: what is queued must go out before
+			// waiting for a reply to free a slot.
+			late = true
+			if sendErr = w.conn.Flush(); sendErr != nil {
+				break send
+			}
+			select {
+			case slots <- struct{}{}:
+			case <-recvDone:
+				break send
+			}
+		}
+		write, err := w.issue()
+		if err != nil {
+			sendErr = err
+			break
+		}
+		sentAt := time.Since(w.start).Nanoseconds()
+		if late {
+			sentAt = min(sentAt, dueNs)
+		}
+		w.sent++
+		inflight <- pacedReq{sentAt: sentAt, reqBytes: int32(w.conn.LastSentBytes), write: write}
+	}
+	if sendErr == nil {
+		sendErr = w.conn.Flush()
+	}
+	if sendErr != nil {
+		// Replies to requests that never went out will not come: unblock
+		// the receiver.
+		_ = w.conn.Close()
+	}
+	close(inflight)
+	<-recvDone
+	w.err = errors.Join(sendErr, recvErr)
 }

@@ -90,6 +90,35 @@ func TestRunLoadRate(t *testing.T) {
 	if ops := res.OpsPerSec(); ops < 350 || ops > 650 {
 		t.Errorf("rate-limited run did %.0f ops/s, asked 500", ops)
 	}
+	// Replies are timed when they arrive: far below the 16 ms a request
+	// would wait if replies were only read when the next one is due
+	// (4 outstanding at 250/s per session).
+	if p50 := res.Percentile(50); p50 > 5*time.Millisecond {
+		t.Errorf("p50 %v at light load", p50)
+	}
+}
+
+// TestRunLoadRateBehind: a rate the server cannot reach is charged to
+// the latency (requests count from when they were due), and the run
+// still ends on time.
+func TestRunLoadRateBehind(t *testing.T) {
+	addr := netiotest.Start(t, netio.Config{TickTime: 500 * time.Millisecond})
+	start := time.Now()
+	res, err := RunLoad(LoadConfig{
+		Addrs: []string{addr}, Sessions: 1, Outstanding: 1, WriteFraction: 1,
+		Znodes: 5, Duration: 500 * time.Millisecond, Rate: 10_000_000, Seed: 1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("run took %v", d)
+	}
+	// Far behind schedule, the later requests were due long before they
+	// went out: the max latency spans most of the window.
+	if pmax := res.Percentile(100); pmax < 100*time.Millisecond {
+		t.Errorf("max latency %v, want the schedule's lag", pmax)
+	}
 }
 
 func TestLoadConfigBounds(t *testing.T) {
