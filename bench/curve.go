@@ -92,7 +92,7 @@ func RunCurve(cfg CurveConfig) (*Curve, error) {
 		rates := cfg.Rates
 		if len(rates) == 0 {
 			pr.Begin(fmt.Sprintf("%s saturated", sys.System()))
-			c := runCell(cluster, load, cfg.Writes, pr)
+			c := measureCell(cluster, load, cfg.Writes, pr)
 			pr.End(c.OpsPerSec)
 			cv.Points = append(cv.Points, CurvePoint{Cell: c})
 			if !c.OK() {
@@ -111,7 +111,7 @@ func RunCurve(cfg CurveConfig) (*Curve, error) {
 			pr.Begin(fmt.Sprintf("%s at %s ops/s", sys.System(), fmtThousands(r)))
 			l := load
 			l.Rate = r
-			c := runCell(cluster, l, cfg.Writes, pr)
+			c := measureCell(cluster, l, cfg.Writes, pr)
 			pr.End(c.OpsPerSec)
 			if c.OK() {
 				measured++

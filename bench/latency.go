@@ -237,18 +237,19 @@ type CreateTableConfig struct {
 
 // CreateCell is one system at one ensemble size and worker count.
 type CreateCell struct {
-	System        string  `json:"system"`
-	Servers       int     `json:"servers"`
-	Workers       int     `json:"workers"`
-	Status        string  `json:"status"`
-	Reason        string  `json:"reason,omitempty"`
-	Creates       int64   `json:"creates"`
-	Errors        int64   `json:"errors"`
-	ElapsedSec    float64 `json:"elapsed_s"`
-	CreatesPerSec float64 `json:"creates_per_s"`
-	Latency       Latency `json:"latency"`
-	ClientCPUSec  float64 `json:"client_cpu_s"`
-	ServerCPUSec  float64 `json:"server_cpu_s"` // -1 when unknown
+	System        string   `json:"system"`
+	Servers       int      `json:"servers"`
+	Workers       int      `json:"workers"`
+	Status        string   `json:"status"`
+	Reason        string   `json:"reason,omitempty"`
+	Creates       int64    `json:"creates"`
+	Errors        int64    `json:"errors"`
+	ElapsedSec    float64  `json:"elapsed_s"`
+	CreatesPerSec float64  `json:"creates_per_s"`
+	Latency       Latency  `json:"latency"`
+	ClientCPUSec  float64  `json:"client_cpu_s"`
+	ServerCPUSec  float64  `json:"server_cpu_s"` // -1 when unknown
+	Warnings      []string `json:"warnings,omitempty"`
 }
 
 // CreateTable is a finished create benchmark.
@@ -311,11 +312,19 @@ func RunCreateTable(cfg CreateTableConfig) (*CreateTable, error) {
 			for j, k := range cfg.Workers {
 				pr.Begin(fmt.Sprintf("%s servers=%d workers=%d", sys.System(), n, k))
 				c := CreateCell{System: sys.System(), Servers: n, Workers: k, ServerCPUSec: -1}
-				res, err := RunCreates(CreateConfig{
+				cc := CreateConfig{
 					Addrs: cluster.Addrs(), Workers: k, CreatesPerWorker: cfg.CreatesPerWorker,
 					ValueBytes: cfg.ValueBytes, MaxDuration: cfg.MaxDuration, ServerPIDs: knownPIDs(cluster.PIDs()),
 					Prefix: fmt.Sprintf("/zkbench-create-%d", j),
-				})
+				}
+				res, err := RunCreates(cc)
+				if err != nil {
+					// Once more, as RunTable does: a dropped connection on a
+					// starved ensemble is not a measurement.
+					c.Warnings = append(c.Warnings, "measured on the second attempt; the first failed: "+firstLine(err.Error()))
+					cc.Prefix += "-retry"
+					res, err = RunCreates(cc)
+				}
 				if err != nil {
 					c.Status, c.Reason = StatusError, err.Error()
 				} else {
@@ -389,6 +398,15 @@ func WriteCreateMarkdown(w io.Writer, t *CreateTable) error {
 			}
 			b.WriteString("\n")
 		}
+	}
+	var warnings []string
+	for _, c := range t.Cells {
+		for _, wn := range c.Warnings {
+			warnings = append(warnings, fmt.Sprintf("- %s servers=%d workers=%d: %s\n", c.System, c.Servers, c.Workers, wn))
+		}
+	}
+	if len(warnings) > 0 {
+		b.WriteString("\nWarnings:\n\n" + strings.Join(warnings, ""))
 	}
 	notes.write(b)
 	_, err := io.WriteString(w, b.String())

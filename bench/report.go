@@ -38,7 +38,7 @@ func WriteMarkdown(w io.Writer, t *Table) error {
 		fmt.Fprintf(b, " %s / %s |", sys[0], sys[1])
 	}
 	for _, s := range sys {
-		fmt.Fprintf(b, " %s p99 |", s)
+		fmt.Fprintf(b, " %s p99 ms |", s)
 	}
 	b.WriteString("\n|---|---|" + strings.Repeat("---|", 2*len(sys)+boolInt(ratio)) + "\n")
 	for _, n := range p.Servers {

@@ -62,7 +62,7 @@ func TestWriteMarkdown(t *testing.T) {
 		t.Errorf("%d tables, want 5 (side by side, one per system, latency, load generator)", n)
 	}
 	for _, want := range []string{
-		"| servers | writes | zkd ops/s | zookeeper ops/s | zkd / zookeeper | zkd p99 | zookeeper p99 |",
+		"| servers | writes | zkd ops/s | zookeeper ops/s | zkd / zookeeper | zkd p99 ms | zookeeper p99 ms |",
 		"| 3 | 0% | n/a (1) |",
 		"1. zkd: not available: zkd has no replication yet",
 		"commit `abc1234`",

@@ -54,9 +54,12 @@ func (c *svgChart) write(w io.Writer) error {
 		width, panelH+20, width, panelH+20)
 	fmt.Fprintf(b, `<rect width="%d" height="%d" fill="white"/>`+"\n", width, panelH+20)
 	fmt.Fprintf(b, `<text x="%d" y="18" text-anchor="middle" font-size="14" font-weight="bold">%s</text>`+"\n", width/2, xmlEsc(c.title))
-	// One y range for all panels so they compare at a glance.
-	xmin, xmax, ymin, ymax := c.ranges()
+	// Each panel has its own y range: systems an order of magnitude apart
+	// would otherwise flatten the slower one's shape; the tables carry the
+	// ratio. The x range is shared.
+	xmin, xmax, _, _ := c.ranges(c.panels)
 	for i, p := range c.panels {
+		_, _, ymin, ymax := c.ranges([]svgPanel{p})
 		c.writePanel(b, i*panelW, p, xmin, xmax, ymin, ymax)
 	}
 	b.WriteString("</svg>\n")
@@ -64,9 +67,9 @@ func (c *svgChart) write(w io.Writer) error {
 	return err
 }
 
-func (c *svgChart) ranges() (xmin, xmax, ymin, ymax float64) {
+func (c *svgChart) ranges(panels []svgPanel) (xmin, xmax, ymin, ymax float64) {
 	xmin, xmax, ymin, ymax = math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
-	for _, p := range c.panels {
+	for _, p := range panels {
 		for _, s := range p.svgSeries {
 			for _, pt := range s.pts {
 				if c.logY && pt.y <= 0 {
@@ -227,7 +230,7 @@ func svgTrimZeros(s string) string {
 
 // WriteSVG draws the paper's Figure 5 shape from a table: throughput
 // against the percentage of reads, one line per ensemble size, one panel
-// per system, the same y scale in every panel.
+// per system (each with its own y scale).
 func WriteSVG(w io.Writer, t *Table) error {
 	c := &svgChart{title: "Saturated throughput vs read percentage", xLabel: "reads (%)", yLabel: "operations per second"}
 	for _, sys := range t.SystemNames() {

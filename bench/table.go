@@ -3,6 +3,7 @@ package bench
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 )
@@ -183,7 +184,7 @@ func RunTable(cfg TableConfig) (*Table, error) {
 			}
 			for _, f := range cfg.Writes {
 				pr.Begin(fmt.Sprintf("%s servers=%d writes=%g%%", sys.System(), n, f*100))
-				c := runCell(cluster, load, f, pr)
+				c := measureCell(cluster, load, f, pr)
 				pr.End(c.OpsPerSec)
 				if c.OK() {
 					measured++
@@ -201,6 +202,20 @@ func RunTable(cfg TableConfig) (*Table, error) {
 		return t, errors.New("bench: no cell could be measured")
 	}
 	return t, nil
+}
+
+// measureCell is runCell, tried once more if it fails: an ensemble
+// starved of CPU on a shared machine can drop a connection (a follower
+// that misses syncLimit restarts), which says nothing about throughput.
+func measureCell(cluster Cluster, load LoadConfig, f float64, pr *Progress) Cell {
+	c := runCell(cluster, load, f, pr)
+	if c.Status != StatusError {
+		return c
+	}
+	first := c.Reason
+	c = runCell(cluster, load, f, pr)
+	c.Warnings = append(c.Warnings, "measured on the second attempt; the first failed: "+firstLine(first))
+	return c
 }
 
 // runCell loads cluster at write fraction f and turns the result into a
@@ -269,6 +284,11 @@ func cellFromResult(c Cell, res *LoadResult) Cell {
 		c.Warnings = append(c.Warnings, fmt.Sprintf("%d requests answered with an error", res.Errors))
 	}
 	return c
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
 }
 
 func tailOf(s string, n int) string {
