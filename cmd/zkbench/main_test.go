@@ -6,10 +6,13 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"zkd/bench"
+	"zkd/tools/refzk"
 )
 
 var zkdBin string
@@ -147,5 +150,27 @@ func TestParse(t *testing.T) {
 	}
 	if got, err := parseInts(""); err != nil || got != nil {
 		t.Errorf("parseInts empty: %v %v", got, err)
+	}
+}
+
+// TestTableHostsCommand: an ensemble already running, named by its
+// addresses (and PIDs, for CPU figures), is measured as it is and left
+// running.
+func TestTableHostsCommand(t *testing.T) {
+	p, err := bench.StartZkd(zkdBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop()
+	args := append([]string{"table", "-hosts", p.Addr(), "-hosts-name", "mine", "-hosts-pids", strconv.Itoa(p.PID()), "-writes", "0.5"}, shortLoad...)
+	out, _ := runCmd(t, args...)
+	if !strings.Contains(out, "| servers | writes | mine ops/s | mine p99 ms |") || !strings.Contains(out, "| 1 | 50% |") {
+		t.Errorf("output:\n%s", out)
+	}
+	if strings.Contains(out, "| mine | 1 | 50% | – |") {
+		t.Errorf("no client CPU share with PIDs given:\n%s", out)
+	}
+	if r, err := refzk.FourLetter(p.Addr(), "ruok", time.Second); err != nil || r != "imok" {
+		t.Errorf("the ensemble did not survive the run: %q %v", r, err)
 	}
 }
