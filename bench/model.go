@@ -131,6 +131,9 @@ func FitCostModel(t *Table, system string) (*CostModel, error) {
 	m.PerFollower = coef[pPerFollower] * scale
 	m.ClientWrite = coef[pClientWrite] * scale
 	m.Observations, m.RMSRelError = len(obs), rms
+	if math.IsNaN(rms) {
+		return m, errNoData // no column had data (JSON cannot hold NaN either)
+	}
 	return m, nil
 }
 

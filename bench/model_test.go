@@ -2,6 +2,7 @@ package bench
 
 import (
 	"math"
+	"strings"
 	"testing"
 	"testing/quick"
 )
@@ -204,5 +205,18 @@ func TestNNLSNonNegative(t *testing.T) {
 	}
 	if math.Abs(beta[pRead]-2) > 0.02 {
 		t.Errorf("read coefficient %g, want about 2", beta[pRead])
+	}
+}
+
+// TestCapacityJSON: the capacity data of a table encodes as JSON even
+// when a system has nothing to fit.
+func TestCapacityJSON(t *testing.T) {
+	tb := reportTable()
+	tb.Cells = append(tb.Cells, Cell{System: "hosts", Servers: 1, Status: StatusOK, Reads: 0, Writes: 0, ElapsedSec: 1,
+		PerServer: []ServerCell{{Role: "standalone", CPUSec: 0.1}}})
+	tb.Params.Systems = append(tb.Params.Systems, "hosts")
+	var b strings.Builder
+	if err := WriteJSON(&b, BuildCapacity(tb, CapacityOptions{})); err != nil {
+		t.Fatal(err)
 	}
 }
