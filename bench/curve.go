@@ -129,10 +129,14 @@ func RunCurve(cfg CurveConfig) (*Curve, error) {
 
 // WriteCurveMarkdown lists every point: asked and achieved rate, and the
 // latency percentiles per operation type.
-func WriteCurveMarkdown(w io.Writer, cv *Curve) error {
+func WriteCurveMarkdown(w io.Writer, cv *Curve) error { return writeCurveMarkdown(w, cv, true) }
+
+func writeCurveMarkdown(w io.Writer, cv *Curve, withMeta bool) error {
 	b := &strings.Builder{}
 	p := cv.Params
-	fmt.Fprintf(b, "commit `%s`, %s, started %s\n\n", cv.Meta.Commit, cv.Meta.Machine(), cv.Meta.Started.Format("2006-01-02 15:04 MST"))
+	if withMeta {
+		fmt.Fprintf(b, "commit `%s`, %s, started %s\n\n", cv.Meta.Commit, cv.Meta.Machine(), cv.Meta.Started.Format("2006-01-02 15:04 MST"))
+	}
 	fmt.Fprintf(b, "servers=%d writes=%s sessions=%d outstanding=%d value=%d B warmup=%gs duration=%gs",
 		p.Servers, fmtPct(p.WriteFraction), p.Sessions, p.Outstanding, p.ValueBytes, p.WarmupSec, p.DurationSec)
 	for _, n := range p.Notes {

@@ -356,9 +356,13 @@ func RunCreateTable(cfg CreateTableConfig) (*CreateTable, error) {
 
 // WriteCreateMarkdown writes the paper's latency table side by side:
 // creates per second and mean create latency per system, with the ratio.
-func WriteCreateMarkdown(w io.Writer, t *CreateTable) error {
+func WriteCreateMarkdown(w io.Writer, t *CreateTable) error { return writeCreateMarkdown(w, t, true) }
+
+func writeCreateMarkdown(w io.Writer, t *CreateTable, withMeta bool) error {
 	b := &strings.Builder{}
-	fmt.Fprintf(b, "commit `%s`, %s, started %s\n\n", t.Meta.Commit, t.Meta.Machine(), t.Meta.Started.Format("2006-01-02 15:04 MST"))
+	if withMeta {
+		fmt.Fprintf(b, "commit `%s`, %s, started %s\n\n", t.Meta.Commit, t.Meta.Machine(), t.Meta.Started.Format("2006-01-02 15:04 MST"))
+	}
 	fmt.Fprintf(b, "synchronous create then asynchronous delete; %d creates per worker, %d-byte data", t.Params.CreatesPerWorker, t.Params.ValueBytes)
 	for _, n := range t.Params.Notes {
 		fmt.Fprintf(b, "; %s", n)

@@ -15,10 +15,14 @@ import (
 // each system (ensemble size × write fraction), latency by operation type
 // and the load generator's share of the CPU. Cells that could not run say
 // why in numbered notes.
-func WriteMarkdown(w io.Writer, t *Table) error {
+func WriteMarkdown(w io.Writer, t *Table) error { return writeMarkdown(w, t, true) }
+
+func writeMarkdown(w io.Writer, t *Table, withMeta bool) error {
 	b := &strings.Builder{}
 	p := t.Params
-	fmt.Fprintf(b, "commit `%s`, %s, started %s\n\n", t.Meta.Commit, t.Meta.Machine(), t.Meta.Started.Format("2006-01-02 15:04 MST"))
+	if withMeta {
+		fmt.Fprintf(b, "commit `%s`, %s, started %s\n\n", t.Meta.Commit, t.Meta.Machine(), t.Meta.Started.Format("2006-01-02 15:04 MST"))
+	}
 	fmt.Fprintf(b, "sessions=%d outstanding=%d value=%d B znodes=%d warmup=%gs duration=%gs rate=%g",
 		p.Sessions, p.Outstanding, p.ValueBytes, p.Znodes, p.WarmupSec, p.DurationSec, p.Rate)
 	for _, n := range p.Notes {

@@ -32,7 +32,7 @@ func writeSectionHead(b *strings.Builder, title string, m Meta, figure string) {
 func WriteTableSection(w io.Writer, title string, t *Table, figure string, opts CapacityOptions) error {
 	b := &strings.Builder{}
 	writeSectionHead(b, title, t.Meta, figure)
-	if err := WriteMarkdown(b, t); err != nil {
+	if err := writeMarkdown(b, t, false); err != nil {
 		return err
 	}
 	b.WriteString("\n### Capacity planning\n\n")
@@ -47,7 +47,7 @@ func WriteTableSection(w io.Writer, title string, t *Table, figure string, opts 
 func WriteCreateSection(w io.Writer, title string, t *CreateTable) error {
 	b := &strings.Builder{}
 	writeSectionHead(b, title, t.Meta, "")
-	if err := WriteCreateMarkdown(b, t); err != nil {
+	if err := writeCreateMarkdown(b, t, false); err != nil {
 		return err
 	}
 	_, err := io.WriteString(w, b.String())
@@ -58,7 +58,7 @@ func WriteCreateSection(w io.Writer, title string, t *CreateTable) error {
 func WriteCurveSection(w io.Writer, title string, cv *Curve, figure string) error {
 	b := &strings.Builder{}
 	writeSectionHead(b, title, cv.Meta, figure)
-	if err := WriteCurveMarkdown(b, cv); err != nil {
+	if err := writeCurveMarkdown(b, cv, false); err != nil {
 		return err
 	}
 	_, err := io.WriteString(w, b.String())
