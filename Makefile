@@ -3,7 +3,7 @@ GO      ?= go
 PKGS    := ./...
 FUZZTIME ?= 30s
 
-.PHONY: build run test test-short vet fuzz bench bench-go crash difftest-long clean
+.PHONY: build run test test-short vet fuzz bench bench-table bench-go crash difftest-long clean
 
 build:
 	$(GO) build -o bin/zkd ./cmd/zkd
@@ -48,6 +48,13 @@ bench-go:
 # Side-by-side load test against Apache ZooKeeper (see BENCHMARKS.md).
 bench:
 	$(GO) run ./cmd/zkbench -target both
+
+# The paper's throughput table (servers x write fractions), zkd and Apache
+# ZooKeeper side by side, plus the create/delete latency benchmark; reports
+# (Markdown, CSV, JSON, SVG, capacity) go to bench/results. Long: ~20 min.
+bench-table:
+	$(GO) run ./cmd/zkbench table -warmup 30s -out bench/results
+	$(GO) run ./cmd/zkbench latency -out bench/results
 
 clean:
 	rm -rf bin zkd-data
