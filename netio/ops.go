@@ -549,7 +549,7 @@ func (srv *Server) replyWrite(c *conn, req *broadcast.Request, x *tree.Txn, res 
 	c.noteLocked(req.Op, req.Xid)
 	if x.Type == jute.OpCreateSession {
 		if res.Err == jute.ErrOK {
-			c.connectReplyLocked(x.Timeout, x.Session, sessionPassword(x.Session))
+			c.connectReplyLocked(x.Timeout, x.Session, SessionPassword(x.Session))
 		} else {
 			c.connectReplyLocked(0, 0, make([]byte, 16))
 			c.mu.closeAfter = true

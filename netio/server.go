@@ -355,7 +355,7 @@ func (srv *Server) handleConnect(c *conn, frame []byte) string {
 	}
 	s := srv.sessions.get(req.SessionID)
 	valid := s != nil && !s.closing.Load() && s.created.Load() &&
-		string(req.Passwd) == string(sessionPassword(req.SessionID))
+		string(req.Passwd) == string(SessionPassword(req.SessionID))
 	if !valid {
 		srv.log.Info("refusing reconnect: session expired or wrong password",
 			"client", c.remote, "session", sessionHex(req.SessionID))
@@ -374,7 +374,7 @@ func (srv *Server) handleConnect(c *conn, frame []byte) string {
 	}
 	c.addAuth(jute.ID{Scheme: "ip", ID: c.remote})
 	c.mu.Lock()
-	c.connectReplyLocked(timeout, s.id, sessionPassword(s.id))
+	c.connectReplyLocked(timeout, s.id, SessionPassword(s.id))
 	c.mu.Unlock()
 	return ""
 }

@@ -1,27 +1,42 @@
 package netio
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/binary"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// passwordSecret keys session passwords. Every server of an ensemble must
-// derive the same password for a session id so a client can reconnect to
-// any of them; like ZooKeeper's fixed superSecret it is a constant.
-var passwordSecret = []byte("zkd session password v1")
-
-// sessionPassword derives a session's 16-byte password from its id.
-func sessionPassword(id int64) []byte {
-	m := hmac.New(sha256.New, passwordSecret)
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], uint64(id))
-	m.Write(b[:])
-	return m.Sum(nil)[:16]
+// SessionPassword is a session's 16-byte password, derived from its id
+// exactly as Apache ZooKeeper derives it (ZooKeeperServer.generatePasswd:
+// the first 16 bytes of java.util.Random seeded with id ^ 0xB3415C00).
+// Every server of an ensemble must derive the same password so a client
+// can reconnect to any of them, and a client holding a session from an
+// Apache ZooKeeper data directory imported into zkd (tools/zkimport)
+// presents this one. Like ZooKeeper's, it stops a client from
+// reconnecting to a session id it mistyped, not an attacker who knows
+// the id.
+func SessionPassword(id int64) []byte {
+	const (
+		superSecret = 0xB3415C00
+		multiplier  = 0x5DEECE66D
+		addend      = 0xB
+		mask        = 1<<48 - 1
+	)
+	seed := uint64(id^superSecret^multiplier) & mask
+	p := make([]byte, 16)
+	for i := 0; i < len(p); {
+		// Random.nextInt(): the top 32 of the 48 seed bits after a step.
+		seed = (seed*multiplier + addend) & mask
+		rnd := uint32(seed >> 16)
+		// Random.nextBytes: each int fills up to 4 bytes, low byte first.
+		for n := min(len(p)-i, 4); n > 0; n-- {
+			p[i] = byte(rnd)
+			rnd >>= 8
+			i++
+		}
+	}
+	return p
 }
 
 func sessionHex(id int64) string { return fmt.Sprintf("0x%x", uint64(id)) }

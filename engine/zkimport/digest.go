@@ -118,30 +118,3 @@ func hasNonASCIIPath(t *tree.Tree) bool {
 	}
 	return false
 }
-
-// SessionPassword is the password Apache ZooKeeper gives session id
-// (ZooKeeperServer.generatePasswd): the first 16 bytes of
-// java.util.Random seeded with id ^ 0xB3415C00. A client holding a
-// session from the imported server presents it when it reconnects.
-func SessionPassword(id int64) []byte {
-	const (
-		superSecret = 0xB3415C00
-		multiplier  = 0x5DEECE66D
-		addend      = 0xB
-		mask        = 1<<48 - 1
-	)
-	seed := uint64(id^superSecret^multiplier) & mask
-	p := make([]byte, 16)
-	for i := 0; i < len(p); {
-		// Random.nextInt(): the top 32 of the 48 seed bits after a step.
-		seed = (seed*multiplier + addend) & mask
-		rnd := uint32(seed >> 16)
-		// Random.nextBytes: each int fills up to 4 bytes, low byte first.
-		for n := min(len(p)-i, 4); n > 0; n-- {
-			p[i] = byte(rnd)
-			rnd >>= 8
-			i++
-		}
-	}
-	return p
-}

@@ -133,11 +133,11 @@ func TestImportFromZooKeeper(t *testing.T) {
 			if got := tr.Ephemerals(w.owner.SessionID()); len(got) != 2 {
 				t.Errorf("ephemerals of the open session: %v, want 2", got)
 			}
-			if !bytes.Equal(zkimport.SessionPassword(w.raw), w.rawPasswd) {
-				t.Errorf("SessionPassword(0x%x) = %x, ZooKeeper gave %x", w.raw, zkimport.SessionPassword(w.raw), w.rawPasswd)
+			if !bytes.Equal(netio.SessionPassword(w.raw), w.rawPasswd) {
+				t.Errorf("SessionPassword(0x%x) = %x, ZooKeeper gave %x", w.raw, netio.SessionPassword(w.raw), w.rawPasswd)
 			}
 			if tc.name == "plain" {
-				newWrite(t, tr, store, res.LastZxid)
+				newWrite(t, tr, store, res.LastZxid, w)
 			}
 		})
 	}
@@ -231,7 +231,7 @@ func runWorkload(t *testing.T, addr string, rounds int) *workload {
 	gone.Close()
 
 	// A session on a bare connection, to see the password ZooKeeper gives.
-	w.raw, w.rawPasswd, w.rawConn = rawSession(t, addr)
+	w.raw, w.rawPasswd, w.rawConn = rawSession(t, addr, 0, make([]byte, 16))
 
 	// The digest ACL, set on an existing node (aversion 1).
 	_, err = c.Create("/app/secure", []byte("s"), 0, open)
@@ -283,15 +283,16 @@ func runWorkload(t *testing.T, addr string, rounds int) *workload {
 	return w
 }
 
-// rawSession opens a session on a bare connection and returns its id and
-// the password ZooKeeper gave it; the connection stays open.
-func rawSession(t *testing.T, addr string) (int64, []byte, net.Conn) {
+// rawSession opens (id 0) or resumes a session on a bare connection and
+// returns its id and the password the server gave it (id 0 and a zero
+// password when it refused); the connection stays open.
+func rawSession(t *testing.T, addr string, id int64, passwd []byte) (int64, []byte, net.Conn) {
 	t.Helper()
 	conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := jute.Marshal(&jute.ConnectRequest{TimeOut: int32(e2eSessionTimeout / time.Millisecond), Passwd: make([]byte, 16)})
+	req := jute.Marshal(&jute.ConnectRequest{TimeOut: int32(e2eSessionTimeout / time.Millisecond), SessionID: id, Passwd: passwd})
 	frame := binary.BigEndian.AppendUint32(nil, uint32(len(req)))
 	if _, err := conn.Write(append(frame, req...)); err != nil {
 		t.Fatal(err)
@@ -399,8 +400,10 @@ func compareTree(t *testing.T, tr *tree.Tree, want map[string]zkNode) {
 }
 
 // newWrite serves the imported tree with zkd's front end on the store's
-// log and checks that a new write gets a zxid after the imported ones.
-func newWrite(t *testing.T, tr *tree.Tree, store *engine.Store, imported int64) {
+// log, checks that a session left open on ZooKeeper resumes with the
+// password ZooKeeper gave its client, and that a new write gets a zxid
+// after the imported ones.
+func newWrite(t *testing.T, tr *tree.Tree, store *engine.Store, imported int64, w *workload) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -414,6 +417,18 @@ func newWrite(t *testing.T, tr *tree.Tree, store *engine.Store, imported int64) 
 		t.Fatal(err)
 	}
 	defer srv.Stop()
+	id, _, rc := rawSession(t, addr, w.raw, w.rawPasswd)
+	rc.Close()
+	if id != w.raw {
+		t.Errorf("resuming imported session 0x%x with ZooKeeper's password: got session 0x%x", w.raw, id)
+	}
+	bad := bytes.Clone(w.rawPasswd)
+	bad[0] ^= 1
+	if id, _, rc := rawSession(t, addr, w.raw, bad); id != 0 {
+		t.Errorf("imported session 0x%x resumed with a wrong password", w.raw)
+	} else {
+		rc.Close()
+	}
 	c := connect(t, addr)
 	defer c.Close()
 	if _, err := c.Create("/after-import", []byte("new"), 0, zk.WorldACL(zk.PermAll)); err != nil {
