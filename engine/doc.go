@@ -97,7 +97,10 @@
 // serves again as soon as the disk does. It gives up for good (ErrFailed
 // on every later call, never a panic) when pebble panics elsewhere (with
 // NoSync, a failed background WAL write surfaces later as a panic inside
-// pebble's commit, with its locks held) or when the reopen's pebble.Open
+// pebble's commit, with its locks held; when that panic comes out of WAL
+// rotation, pebble unlocks a mutex it no longer holds and the runtime's
+// fatal error ends the process: forceSync=no and a failing disk can stop
+// the server) or when the reopen's pebble.Open
 // fails: a failed Open may leave a flush or compaction running that it
 // started, and releases the directory lock, so opening again in the same
 // process could put two stores on one directory. A Fatalf on one of

@@ -102,6 +102,10 @@ const (
 	// snapBufBytes is the file buffer for writing and reading.
 	snapBufBytes = 1 << 20
 
+	// snapBytesPerSync is how much of a snapshot is written between
+	// background write-backs.
+	snapBytesPerSync = 1 << 20
+
 	// snapDecoderWindowBytesMax bounds the zstd window a body may ask for: the
 	// encoder's default window is at most 8 MB; a corrupt frame header
 	// must not make the decoder allocate gigabytes.
@@ -190,6 +194,11 @@ func WriteSnapshot(fs vfs.FS, dir string, t *tree.Tree, withReadLock func(func()
 			err = fmt.Errorf("engine: snapshot %s: %w", name, err)
 		}
 	}()
+	// Write back every MB as the file grows (sync_file_range on Linux),
+	// so the fsync at the end has little left to do: one fsync of a
+	// 100 MB file would hold up the log's fsyncs behind it on the same
+	// disk for as long as it takes.
+	f = vfs.NewSyncingFile(f, vfs.SyncingFileOptions{BytesPerSync: snapBytesPerSync})
 	bw := bufio.NewWriterSize(f, snapBufBytes)
 	if _, err = bw.Write(snapHeader(startZxid)); err != nil {
 		return "", 0, err

@@ -30,7 +30,10 @@ import (
 //	body    = frame*, in this order: header, session*, (acl | node)*, end
 //	frame   = int length, then length bytes holding exactly one record
 //	record  = int kind, then by kind:
-//	  header  (1): int version (1), long startZxid
+//	  header  (1): int version (2), long startZxid, long nodes (the
+//	               tree's count when the snapshot began: a hint to size
+//	               the restored tree's index, not a check; version 1 had
+//	               no hint)
 //	  session (2): long id, int timeout (ms)
 //	  acl     (3): int ref, vector<ACL>; refs are 1, 2, 3, … in order of
 //	               first use, and an acl record comes before the first
@@ -46,7 +49,12 @@ import (
 // node always comes after its parent: "/" first, then for example
 // "/a", "/a/x", "/b", "/zookeeper", "/zookeeper/config", ….
 const (
-	snapVersion = 1
+	snapVersion = 2
+
+	// snapNodesHintMax caps the header's node-count hint on restore: it
+	// sizes a map before any node is read, so a corrupt or hostile hint
+	// must not allocate much (4M entries is about 120 MB).
+	snapNodesHintMax = 1 << 22
 
 	snapKindHeader  = 1
 	snapKindSession = 2
@@ -166,6 +174,7 @@ func (s *SnapshotWriter) Next(w io.Writer, maxNodes int) (done bool, err error) 
 		at := s.begin(snapKindHeader)
 		s.w.Int(snapVersion)
 		s.w.Long(s.startZxid)
+		s.w.Long(int64(len(s.t.paths)))
 		s.w.EndFrame(at)
 		ids := make([]int64, 0, len(s.t.sessions))
 		for id := range s.t.sessions {
@@ -335,10 +344,18 @@ func RestoreSnapshot(r io.Reader) (_ *Tree, startZxid int64, _ error) {
 				return nil, 0, d.bad("second header")
 			}
 			sawHeader = true
-			if v := r.Int(); r.Err() == nil && v != snapVersion {
-				return nil, 0, d.bad("version %d, want %d", v, snapVersion)
+			v := r.Int()
+			if r.Err() == nil && v != 1 && v != snapVersion {
+				return nil, 0, d.bad("version %d, want 1 or %d", v, snapVersion)
 			}
 			startZxid = r.Long()
+			if v >= 2 {
+				// Sizing the index up front saves growing it a dozen
+				// times over a big restore.
+				if hint := r.Long(); hint > 0 {
+					t.paths = make(map[string]nodeID, min(hint, snapNodesHintMax))
+				}
+			}
 		case snapKindSession:
 			if nodes > 0 {
 				return nil, 0, d.bad("session after the first node")

@@ -453,7 +453,7 @@ func nodeFrame(path string, aclRef int32) []byte {
 }
 
 func TestRestoreSnapshotMalformed(t *testing.T) {
-	header := frame(snapKindHeader, func(w *jute.Writer) { w.Int(snapVersion); w.Long(7) })
+	header := frame(snapKindHeader, func(w *jute.Writer) { w.Int(snapVersion); w.Long(7); w.Long(2) })
 	acl := frame(snapKindACL, func(w *jute.Writer) { w.Int(1); w.ACLs(OpenACLUnsafe) })
 	end := func(nodes, sessions int64) []byte {
 		return frame(snapKindEnd, func(w *jute.Writer) { w.Long(nodes); w.Long(sessions) })
@@ -464,6 +464,20 @@ func TestRestoreSnapshotMalformed(t *testing.T) {
 	good := cat(header, session, acl, nodeFrame("/", 1), nodeFrame("/a", 1), end(2, 1))
 	if tr, start := restore(t, good); start != 7 || tr.NodeCount() != 2 || !tr.HasSession(0x10) {
 		t.Fatalf("minimal body: start %d, %d nodes", start, tr.NodeCount())
+	}
+	// Version 1 had no node-count hint; a hint is only a hint, whatever
+	// its value.
+	for name, h := range map[string][]byte{
+		"version 1":     frame(snapKindHeader, func(w *jute.Writer) { w.Int(1); w.Long(7) }),
+		"hint huge":     frame(snapKindHeader, func(w *jute.Writer) { w.Int(snapVersion); w.Long(7); w.Long(1 << 62) }),
+		"hint negative": frame(snapKindHeader, func(w *jute.Writer) { w.Int(snapVersion); w.Long(7); w.Long(-5) }),
+		"hint zero":     frame(snapKindHeader, func(w *jute.Writer) { w.Int(snapVersion); w.Long(7); w.Long(0) }),
+	} {
+		if tr, start := restore(t, cat(h, session, acl, nodeFrame("/", 1), nodeFrame("/a", 1), end(2, 1))); start != 7 || tr.NodeCount() != 2 {
+			t.Fatalf("%s: start %d, %d nodes", name, start, tr.NodeCount())
+		} else {
+			checkInvariants(t, tr)
+		}
 	}
 	// Not depth-first (the writer never does this) still restores: the
 	// parent of "/a/x" is found in the path index.
@@ -477,7 +491,8 @@ func TestRestoreSnapshotMalformed(t *testing.T) {
 		"empty":                  nil,
 		"no header":              cat(acl, nodeFrame("/", 1), end(1, 0)),
 		"two headers":            cat(header, header, acl, nodeFrame("/", 1), end(1, 0)),
-		"bad version":            cat(frame(snapKindHeader, func(w *jute.Writer) { w.Int(99); w.Long(7) }), acl, nodeFrame("/", 1), end(1, 0)),
+		"bad version":            cat(frame(snapKindHeader, func(w *jute.Writer) { w.Int(99); w.Long(7); w.Long(1) }), acl, nodeFrame("/", 1), end(1, 0)),
+		"version 2 without hint": cat(frame(snapKindHeader, func(w *jute.Writer) { w.Int(snapVersion); w.Long(7) }), acl, nodeFrame("/", 1), end(1, 0)),
 		"no end":                 cat(header, acl, nodeFrame("/", 1)),
 		"no nodes":               cat(header, end(0, 0)),
 		"first node not root":    cat(header, acl, nodeFrame("/a", 1), end(1, 0)),
