@@ -78,10 +78,7 @@ func RunCurve(cfg CurveConfig) (*Curve, error) {
 	for _, sys := range cfg.Systems {
 		cluster, err := sys.Launch(cfg.Servers)
 		if err != nil {
-			status := StatusError
-			if errors.Is(err, ErrEnsembleUnavailable) {
-				status = StatusUnavailable
-			}
+			status := launchStatus(err)
 			for i := 0; i < perSystem; i++ {
 				pr.Skip()
 			}

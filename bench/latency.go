@@ -299,10 +299,7 @@ func RunCreateTable(cfg CreateTableConfig) (*CreateTable, error) {
 		for _, sys := range cfg.Systems {
 			cluster, err := sys.Launch(n)
 			if err != nil {
-				status := StatusError
-				if errors.Is(err, ErrEnsembleUnavailable) {
-					status = StatusUnavailable
-				}
+				status := launchStatus(err)
 				for _, k := range cfg.Workers {
 					pr.Skip()
 					t.Cells = append(t.Cells, CreateCell{System: sys.System(), Servers: n, Workers: k, Status: status, Reason: err.Error()})

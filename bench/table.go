@@ -23,6 +23,16 @@ const (
 	StatusError       = "error" // it was tried and failed
 )
 
+// launchStatus is the status of the cells left unmeasured because an
+// ensemble did not start: n/a when the system cannot run that shape, an
+// error otherwise.
+func launchStatus(err error) string {
+	if errors.Is(err, ErrEnsembleUnavailable) {
+		return StatusUnavailable
+	}
+	return StatusError
+}
+
 // TableConfig is one run of the throughput table.
 type TableConfig struct {
 	Servers  []int
@@ -171,10 +181,7 @@ func RunTable(cfg TableConfig) (*Table, error) {
 		for _, sys := range cfg.Systems {
 			cluster, err := sys.Launch(n)
 			if err != nil {
-				status := StatusError
-				if errors.Is(err, ErrEnsembleUnavailable) {
-					status = StatusUnavailable
-				}
+				status := launchStatus(err)
 				for _, f := range cfg.Writes {
 					pr.Skip()
 					t.Cells = append(t.Cells, Cell{System: sys.System(), Servers: n, WriteFraction: f,

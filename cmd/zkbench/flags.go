@@ -141,6 +141,19 @@ func yesNo(b bool) string {
 }
 
 // flagSet reports whether the flag was given on the command line.
+// ensembleSizes parses -servers; with -hosts and no -servers, the one size
+// is the host list's.
+func ensembleSizes(fs *flag.FlagSet, servers string, sys *systemFlags) ([]int, error) {
+	if sys.hosts != "" && !flagSet(fs, "servers") {
+		return []int{len(splitList(sys.hosts))}, nil
+	}
+	sizes, err := parseInts(servers)
+	if err != nil {
+		return nil, fmt.Errorf("-servers: %w", err)
+	}
+	return sizes, nil
+}
+
 func flagSet(fs *flag.FlagSet, name string) bool {
 	found := false
 	fs.Visit(func(f *flag.Flag) {

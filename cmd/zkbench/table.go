@@ -25,12 +25,9 @@ func runTable(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	sizes, err := parseInts(*servers)
+	sizes, err := ensembleSizes(fs, *servers, sys)
 	if err != nil {
-		return fmt.Errorf("-servers: %w", err)
-	}
-	if sys.hosts != "" && !flagSet(fs, "servers") {
-		sizes = []int{len(splitList(sys.hosts))}
+		return err
 	}
 	fractions, err := parseFractions(*writes)
 	if err != nil {
