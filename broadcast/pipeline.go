@@ -172,7 +172,7 @@ func (p *Pipeline) Run() {
 			return
 		}
 		if p.failed.Load() {
-			b = p.resync(b)
+			p.resync()
 		}
 		p.prepareBatch(b, first)
 		b.pending = p.log.EnqueueFenced(b.txns, p.gen)
@@ -180,22 +180,22 @@ func (p *Pipeline) Run() {
 	}
 }
 
-// resync runs after a batch failed: it waits until every batch in flight
-// has been answered (all of them fail, being fenced behind the failed
-// one), then forgets what prepare assumed of them and adopts the log's
-// new generation. Zxids of the failed batches are reused.
-func (p *Pipeline) resync(held *batch) *batch {
-	all := []*batch{held}
-	for len(all) < inflightMax {
-		all = append(all, <-p.free)
+// resync runs after a batch failed, while Run holds one free batch: it
+// waits until every other batch is back, so that all in flight have been
+// answered (they fail, fenced behind the failed one), then forgets what
+// prepare assumed of them and adopts the log's new generation. Zxids of
+// the failed batches are reused.
+func (p *Pipeline) resync() {
+	others := make([]*batch, 0, inflightMax-1)
+	for len(others) < inflightMax-1 {
+		others = append(others, <-p.free)
 	}
 	p.failed.Store(false)
 	p.prep.Discard(p.applied.Load())
 	p.gen = p.log.Generation()
-	for _, b := range all[1:] {
+	for _, b := range others {
 		p.free <- b
 	}
-	return held
 }
 
 func (p *Pipeline) prepareBatch(b *batch, first *Request) {
