@@ -82,7 +82,12 @@
 //     gives the function) in every log record and at the end of every
 //     snapshot. The import computes it at the snapshot's digest zxid and
 //     at the last record, and fails on a mismatch (Options.IgnoreDigest
-//     overrides). The e2e test checks it against a real ZooKeeper 3.8.
+//     overrides). The snapshot's own digest only decides when no log
+//     record's digest follows: ZooKeeper writes it after the nodes, so a
+//     transaction applied during the write can leave it a transaction off
+//     the fuzzy tree (ZooKeeper itself only logs that), and such a
+//     mismatch is reported as Result.SnapshotMismatch. The e2e test checks
+//     digests against a real ZooKeeper 3.8.
 //
 // A log record that is cut short, or fails its checksum or its 'B', with
 // nothing but zeros after it, is a write torn by a crash: never

@@ -72,6 +72,13 @@ type Result struct {
 	DigestZxid   int64 // the last zxid checked
 	DigestASCII  bool
 	Mismatch     *DigestMismatch
+	// SnapshotMismatch is set when the tree right after the snapshot
+	// disagreed with the digest the snapshot recorded, but a log record's
+	// digest checked later agreed. ZooKeeper only logs such a snapshot
+	// mismatch: it writes the digest after the nodes, and a transaction
+	// applied meanwhile can leave the two a transaction apart. The log
+	// records' digests, taken per transaction, decide.
+	SnapshotMismatch *DigestMismatch
 
 	// Written is the zkd snapshot Import wrote (a file name in
 	// DataDir/snapshots); Verified says zkd's own restore of the data
@@ -286,7 +293,7 @@ func Load(o Options) (*tree.Tree, *Result, error) {
 	chk := &digestCheck{t: t, res: res}
 	snapDigest := res.SnapshotInfo.usableDigest(res.SnapshotZxid)
 	if snapDigest != nil && snapDigest.Zxid == res.SnapshotZxid {
-		chk.check(snapDigest.Zxid, snapDigest.Digest)
+		chk.checkSnapshot(snapDigest.Zxid, snapDigest.Digest)
 		snapDigest = nil
 	}
 
@@ -300,7 +307,7 @@ func Load(o Options) (*tree.Tree, *Result, error) {
 			if snapDigest != nil && e.Header.Zxid == snapDigest.Zxid {
 				// The snapshot's digest is of the tree when it ended:
 				// from here on the replayed tree is no longer fuzzy.
-				chk.check(snapDigest.Zxid, snapDigest.Digest)
+				chk.checkSnapshot(snapDigest.Zxid, snapDigest.Digest)
 				snapDigest = nil
 			}
 			switch {
@@ -320,6 +327,13 @@ func Load(o Options) (*tree.Tree, *Result, error) {
 	}
 	if pending != nil && res.DigestZxid != pending.Zxid {
 		chk.check(pending.Zxid, pending.Digest)
+	}
+	if chk.snapMismatch != nil {
+		if chk.logChecked && res.Mismatch == nil {
+			res.SnapshotMismatch = chk.snapMismatch
+		} else if res.Mismatch == nil {
+			res.Mismatch = chk.snapMismatch // nothing later to decide
+		}
 	}
 	res.Nodes, res.Sessions, res.LastZxid = t.NodeCount(), len(t.Sessions()), t.LastZxid()
 	if m := res.Mismatch; m != nil {
@@ -424,9 +438,29 @@ func replayLog(fs vfs.FS, dir string, f zkFile, snapZxid int64, prev *int64, t *
 type digestCheck struct {
 	t   *tree.Tree
 	res *Result
+
+	logChecked   bool            // a log record's digest was compared
+	snapMismatch *DigestMismatch // the snapshot's digest disagreed
 }
 
+// checkSnapshot compares the tree with the snapshot's own digest, which
+// is advisory when a log record's digest comes later (see
+// Result.SnapshotMismatch).
+func (c *digestCheck) checkSnapshot(zxid, recorded int64) {
+	before := c.res.Mismatch
+	c.compare(zxid, recorded)
+	if c.res.Mismatch != before {
+		c.snapMismatch, c.res.Mismatch = c.res.Mismatch, before
+	}
+}
+
+// check compares the tree with a log record's digest.
 func (c *digestCheck) check(zxid, recorded int64) {
+	c.logChecked = true
+	c.compare(zxid, recorded)
+}
+
+func (c *digestCheck) compare(zxid, recorded int64) {
 	got := Digest(c.t, false)
 	ascii := false
 	if got != recorded && hasNonASCIIPath(c.t) {

@@ -119,6 +119,10 @@ func report(w io.Writer, res *zkimport.Result, dataDir string) {
 			charset = ", paths hashed as US-ASCII"
 		}
 		line("digest", "matches ZooKeeper's (%d checks, the last at zxid 0x%x%s)", res.DigestChecks, res.DigestZxid, charset)
+		if m := res.SnapshotMismatch; m != nil {
+			line("note", "the snapshot's own digest (zxid 0x%x) was a transaction off, as ZooKeeper's can be; the log's later digest agrees",
+				m.Zxid)
+		}
 	default:
 		line("digest", "not checked: ZooKeeper recorded none (before 3.6, or digests disabled)")
 	}
