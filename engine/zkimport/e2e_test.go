@@ -78,6 +78,8 @@ func TestImportFromZooKeeper(t *testing.T) {
 				}
 			}()
 			w := runWorkload(t, srv.Addr(), tc.writes)
+			v2 := filepath.Join(zkDir, "version-2")
+			writeAfterLastSnapshot(t, w, v2)
 			want := readAll(t, w.main)
 			lastZxid := w.lastZxid
 			if err := srv.Stop(); err != nil {
@@ -86,7 +88,6 @@ func TestImportFromZooKeeper(t *testing.T) {
 			stopped = true
 			w.closeAll()
 
-			v2 := filepath.Join(zkDir, "version-2")
 			snaps, logs := countFiles(t, v2, tc.suffix)
 			if snaps < 2 || logs < 2 {
 				t.Fatalf("ZooKeeper left %d snapshots and %d logs; the test wants several of each", snaps, logs)
@@ -281,6 +282,49 @@ func runWorkload(t *testing.T, addr string, rounds int) *workload {
 	must(err, "get /app")
 	w.lastZxid = st.Mzxid
 	return w
+}
+
+// writeAfterLastSnapshot makes sure the log holds a record after ZooKeeper's
+// newest snapshot, so that the import must replay one: ZooKeeper snapshots
+// at a random point between snapCount/2 and snapCount transactions, which
+// can fall on the workload's last one. After a snapshot the next is at
+// least snapCount/2 transactions away, so one more write is enough; the
+// loop only waits out a snapshot still being written.
+func writeAfterLastSnapshot(t *testing.T, w *workload, v2 string) {
+	t.Helper()
+	for try := range 5 {
+		time.Sleep(200 * time.Millisecond)
+		if newestSnapshotZxid(t, v2) < w.lastZxid {
+			return
+		}
+		st, err := w.main.Set("/app", []byte(fmt.Sprintf("tail %d", try)), -1)
+		if err != nil {
+			t.Fatalf("setData after the last snapshot: %v", err)
+		}
+		w.lastZxid = st.Mzxid
+	}
+	t.Fatalf("ZooKeeper's newest snapshot stays at or after zxid 0x%x", w.lastZxid)
+}
+
+// newestSnapshotZxid is the highest zxid named by a snapshot file in dir.
+func newestSnapshotZxid(t *testing.T, dir string) int64 {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var newest int64 = -1
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), "snapshot.")
+		if !ok {
+			continue
+		}
+		hex, _, _ := strings.Cut(rest, ".")
+		if z, err := strconv.ParseInt(hex, 16, 64); err == nil && z > newest {
+			newest = z
+		}
+	}
+	return newest
 }
 
 // rawSession opens (id 0) or resumes a session on a bare connection and
