@@ -34,7 +34,7 @@ func (n *Node) tickFollower() {
 		n.becomeLooking()
 		return
 	}
-	if n.heardElapsed >= n.syncTicks {
+	if n.phase == PhaseBroadcast && n.heardElapsed >= n.syncTicks {
 		n.logEvent("lost leader %v", n.leader)
 		n.becomeLooking()
 	}
@@ -46,7 +46,12 @@ func (n *Node) stepFollower(m Message) {
 	}
 	n.heardElapsed = 0
 	if m.Type == MsgNewEpoch {
-		if m.Epoch > n.hs.AcceptedEpoch || m.Epoch == n.hs.AcceptedEpoch && n.hs.AcceptedLeader == m.From {
+		// An epoch is acked for one leader only, so two leaders never both
+		// gather a quorum for it; except that once one is established (a
+		// quorum acked NEWLEADER without such an exception) no other can
+		// ever be, so a server that acked the epoch for a candidate that
+		// failed may join the winner.
+		if m.Epoch > n.hs.AcceptedEpoch || m.Epoch == n.hs.AcceptedEpoch && (n.hs.AcceptedLeader == m.From || m.Established) {
 			n.resetRoleState()
 			n.phase = PhaseSync
 			// Persisted before ACKEPOCH leaves (MessagesAfterPersist): the

@@ -79,7 +79,7 @@ func (n *Node) stepLeader(m Message) {
 		if !n.epochPicked {
 			n.maybePickEpoch()
 		} else {
-			n.send(Message{Type: MsgNewEpoch, To: m.From, Epoch: n.epoch}, true)
+			n.send(Message{Type: MsgNewEpoch, To: m.From, Epoch: n.epoch, Established: n.established}, true)
 		}
 		return
 	}

@@ -312,6 +312,9 @@ func (n *Node) Propose(data []byte) (Zxid, error) {
 // Compact drops the log entries up to z from memory, once the driver holds
 // a durable snapshot at z or later. z must not exceed the applied entries.
 func (n *Node) Compact(z Zxid) error {
+	if z <= n.log.start {
+		return nil // already gone (a snapshot installed since)
+	}
 	if z > n.applied || z > n.log.stable {
 		return fmt.Errorf("%w: %v (applied %v, stable %v)", ErrCompactAhead, z, n.applied, n.log.stable)
 	}

@@ -75,6 +75,7 @@ type simNode struct {
 	fsyncAt     int64
 	applied     []Zxid // this incarnation's state machine: the zxids applied, in order
 	established bool
+	slowDisk    bool
 }
 
 type sim struct {
@@ -310,6 +311,9 @@ func (s *sim) handleReady(sn *simNode) {
 		rd := sn.node.Ready()
 		sn.pending = &rd
 		sn.fsyncAt = s.now + int64(s.rng.IntN(5))
+		if sn.slowDisk || s.rng.IntN(4) == 0 {
+			sn.fsyncAt += int64(s.rng.IntN(40)) // a slow disk
+		}
 		for _, m := range rd.Messages {
 			s.record("send", &m)
 			s.send(m)
@@ -458,7 +462,16 @@ func (s *sim) faults() {
 		if sn := s.nodes[s.rng.IntN(s.n)]; sn.up {
 			s.crash(sn)
 		}
-	case r < 10: // partition into two sides
+	case r < 8: // a power cut takes several servers at once
+		for _, i := range s.rng.Perm(s.n)[:1+s.rng.IntN(s.n)] {
+			if sn := s.nodes[i]; sn.up {
+				s.crash(sn)
+			}
+		}
+	case r < 12: // a disk turns slow, or fast again
+		sn := s.nodes[s.rng.IntN(s.n)]
+		sn.slowDisk = !sn.slowDisk
+	case r < 16: // partition into two sides
 		side := make([]bool, s.n)
 		for i := range side {
 			side[i] = s.rng.IntN(2) == 0
@@ -473,15 +486,15 @@ func (s *sim) faults() {
 		}
 		s.stats.partitions++
 		s.record(fmt.Sprintf("partition %v", side), nil)
-	case r < 30: // heal
+	case r < 34: // heal
 		s.heal()
-	case r < 50: // one link breaks (TCP reset): both directions lose what is in flight
+	case r < 54: // one link breaks (TCP reset): both directions lose what is in flight
 		i, j := ID(1+s.rng.IntN(s.n)), ID(1+s.rng.IntN(s.n))
 		s.dropLink(i, j)
 		s.dropLink(j, i)
 		s.stats.breaks++
 		s.record(fmt.Sprintf("break %v-%v", i, j), nil)
-	case r < 52: // a one-way cut
+	case r < 56: // a one-way cut
 		i, j := s.rng.IntN(s.n), s.rng.IntN(s.n)
 		s.cut[i][j] = true
 		s.dropLink(ID(i+1), ID(j+1))
@@ -492,6 +505,14 @@ func (s *sim) faults() {
 func (s *sim) heal() {
 	for i := range s.n {
 		clear(s.cut[i])
+	}
+}
+
+// healAll ends every fault: cuts and slow disks.
+func (s *sim) healAll() {
+	s.heal()
+	for _, sn := range s.nodes {
+		sn.slowDisk = false
 	}
 }
 
@@ -507,7 +528,7 @@ func runSim(t testing.TB, n int, seed uint64) {
 	}
 	// Liveness: heal, restart everyone, stop faults; a leader must get
 	// established and a new proposal must reach every server.
-	s.heal()
+	s.healAll()
 	s.record("heal", nil)
 	var want []Zxid
 	deadline := s.now + simLivenessTicks*simStepsPerTick

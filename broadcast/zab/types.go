@@ -170,7 +170,8 @@ const (
 	// MsgFollowerInfo (discovery, follower → leader): Epoch = acceptedEpoch,
 	// Zxid = last zxid.
 	MsgFollowerInfo
-	// MsgNewEpoch (discovery, leader → follower): Epoch = the new epoch.
+	// MsgNewEpoch (discovery, leader → follower): Epoch = the new epoch,
+	// Established = a quorum already acknowledged NEWLEADER for it.
 	MsgNewEpoch
 	// MsgAckEpoch (discovery, follower → leader): Epoch = the epoch acked,
 	// CurrentEpoch, Zxid = last zxid, Zxids = the last zxid of each epoch in
@@ -229,6 +230,7 @@ type Message struct {
 	Vote  Vote
 
 	Epoch        Epoch
+	Established  bool
 	CurrentEpoch Epoch
 	Zxid         Zxid
 	Commit       Zxid
@@ -246,7 +248,7 @@ func (m Message) String() string {
 	case MsgFollowerInfo:
 		return s + fmt.Sprintf(" accepted=%v last=%v", m.Epoch, m.Zxid)
 	case MsgNewEpoch:
-		return s + fmt.Sprintf(" epoch=%v", m.Epoch)
+		return s + fmt.Sprintf(" epoch=%v established=%v", m.Epoch, m.Established)
 	case MsgAckEpoch:
 		return s + fmt.Sprintf(" epoch=%v current=%v last=%v start=%v ends=%v", m.Epoch, m.CurrentEpoch, m.Zxid, m.Commit, m.Zxids)
 	case MsgNewLeader:
