@@ -33,18 +33,16 @@ func (t *Tree) Digest() uint64 {
 	h := fnv.New64a()
 	var buf []byte
 	var sum uint64
-	for path, id := range t.paths {
+	t.walk(func(path []byte, id nodeID) {
 		n := t.node(id)
+		data := t.data(n)
 		h.Reset()
 		buf = append(buf[:0], 'n')
-		buf = appendLenString(buf, path)
-		dataLen := int32(len(n.data))
-		if n.data == nil {
-			dataLen = -1 // null data is not empty data to a client
-		}
-		buf = binary.BigEndian.AppendUint32(buf, uint32(dataLen))
+		buf = binary.BigEndian.AppendUint32(buf, uint32(len(path)))
+		buf = append(buf, path...)
+		buf = binary.BigEndian.AppendUint32(buf, uint32(n.dataLen))
 		h.Write(buf)
-		h.Write(n.data)
+		h.Write(data)
 		buf = buf[:0]
 		for _, v := range [...]int64{n.czxid, n.mzxid, n.pzxid, n.ctime, n.mtime, n.owner} {
 			buf = binary.BigEndian.AppendUint64(buf, uint64(v))
@@ -61,7 +59,7 @@ func (t *Tree) Digest() uint64 {
 		}
 		h.Write(buf)
 		sum += mix64(h.Sum64())
-	}
+	})
 	for s, timeout := range t.sessions {
 		h.Reset()
 		buf = append(buf[:0], 's')

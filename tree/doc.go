@@ -1,6 +1,7 @@
 // Package tree is zkd's in-memory znode database, the state machine every
-// server replicates: znodes in uint32-addressed slab chunks (data, child
-// map, Stat as ZooKeeper stores it, an interned ACL), the ephemeral index
+// server replicates: znodes in uint32-addressed slab chunks (child list
+// links, Stat as ZooKeeper stores it, an interned ACL), their names and
+// data in a blob arena, one path index over them, the ephemeral index
 // per session, the container and TTL sets, the session table, the watch
 // tables, and Apply, which applies one committed transaction. Preparer is
 // ZooKeeper's PrepRequestProcessor: it turns a write request into a
@@ -29,7 +30,7 @@
 //
 // # Invariants
 //
-//   - The path index, the parent links and the child maps agree; every
+//   - The path index, the parent links and the child lists agree; every
 //     node's ACL reference is counted; the ephemeral, container and TTL
 //     indexes hold exactly the nodes whose owner says so; DataBytes is the
 //     sum of ZooKeeper's node sizes (tree_test.go's checkInvariants).
@@ -39,15 +40,36 @@
 //   - Stat is stored as ZooKeeper's StatPersisted (cversion counts child
 //     creations) and shown as its Stat (cversion counts creations plus
 //     deletions); container and TTL owners are shown as 0.
-//   - Reads (Get, Stat, Data, ACL) allocate nothing.
+//   - Reads (Get, Stat, Data, ACL) allocate nothing; Children allocates
+//     the names it returns.
+//
+// # Memory layout
+//
+// Nothing per znode is a Go object: a node is 96 bytes in a slab chunk of
+// 1,024 nodes and holds no pointer; its name and data are one blob in
+// blobArena's 1 MiB pages (size classes, free lists); the path index is
+// one array of 8-byte slots. The collector sees a few hundred big
+// pointer-free objects for a million znodes, so a collection costs little
+// whatever the tree's size and the server can run with a small GC
+// headroom (cmd/zkd tunes GOGC to it). The price is that a blob's bytes
+// are reused once the node is deleted or its data replaced: Data and
+// Node handles are valid until the next Apply, and whatever is kept
+// longer is copied (Children copies names; netio encodes replies under
+// the read lock; the snapshot writer copies as it goes).
 //
 // # Cost
 //
-// A node costs 120 bytes of slab and roughly 100 bytes of map entries (the
-// path index and its parent's child map), plus its path (the name shares
-// it) and data: a million small nodes with one ACL take about 250 MB.
-// Get is one map lookup (about 70 ns); Apply of a setData is a lookup and a few
-// stores (about 200 ns, no allocation without watches); a create adds a
-// map insert in the parent and the path index. Prepare costs a few
-// lookups and about six small allocations. Digest walks everything.
+// A znode costs 96 bytes of slab, its name and data rounded up to a
+// 16-byte class (an eighth of the size above 1 KiB), and 10 to 15 bytes
+// of path index: a million 100-byte znodes named like n0000000 take about
+// 219 bytes each (BenchmarkTreeMemory), against 254 with Go maps and a
+// slice per node before. Get hashes the path once and follows the index
+// to the node, then checks the node's name and each ancestor's; in a tree
+// that fits in cache that is about 70 ns, in a million-znode tree read at
+// random the misses of that walk make it about 2.5 times the old map
+// lookup (BenchmarkGetBigTree; a memory-for-time trade recorded in
+// BENCHMARKS.md). Apply of a setData is a lookup, a blob from the free
+// list and a few stores (no allocation without watches); a create adds a
+// slab slot, a blob and an index slot. Prepare costs a few lookups and
+// about six small allocations. Digest walks everything.
 package tree

@@ -3,6 +3,7 @@ package tree
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -114,18 +115,21 @@ func mCheck(path string, version int32) jute.MultiOp {
 	return jute.MultiOp{Op: jute.OpCheck, Delete: jute.PathVersionRequest{Path: path, Version: version}}
 }
 
+// allPaths maps every node's path to its id, found by walking the child
+// lists (not through the name index).
+func allPaths(tr *Tree) map[string]nodeID {
+	out := make(map[string]nodeID)
+	tr.walk(func(path []byte, id nodeID) { out[string(path)] = id })
+	return out
+}
+
 // dump is a canonical text form of everything the tree replicates: every
 // node in path order with its data, full stored and client Stat, raw
 // owner and ACL, then the session table and the ephemeral, container and
 // TTL indexes. Two trees are the same state when their dumps are equal.
 func dump(tr *Tree) string {
 	var b strings.Builder
-	paths := make([]string, 0, len(tr.paths))
-	for p := range tr.paths {
-		paths = append(paths, p)
-	}
-	slices.Sort(paths)
-	for _, p := range paths {
+	for _, p := range slices.Sorted(maps.Keys(allPaths(tr))) {
 		n, _ := tr.Get(p)
 		x := tr.node(n.id)
 		data := fmt.Sprintf("%q", n.Data())
@@ -134,11 +138,11 @@ func dump(tr *Tree) string {
 		}
 		fmt.Fprintf(&b, "%s data=%s stat=%+v stored{cversion=%d owner=%#x} acl=%v children=%v\n",
 			p, data, n.Stat(), x.cversion, n.Owner(), n.ACL(), n.Children(nil))
-		// The parent link and the child map must agree with the path index.
+		// The parent link and the child list must agree with the path index.
 		if p != "/" {
-			parent, name := SplitPath(p)
+			parent, _ := SplitPath(p)
 			pn, ok := tr.Get(parent)
-			if !ok || tr.node(pn.id).children[name] != n.id || x.parent != pn.id {
+			if !ok || tr.lookup(p) != n.id || x.parent != pn.id {
 				fmt.Fprintf(&b, "  BROKEN LINK %s\n", p)
 			}
 		}

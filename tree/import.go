@@ -29,12 +29,7 @@ type PersistedStat struct {
 
 // Persisted returns the node's Stat as stored.
 func (n Node) Persisted() PersistedStat {
-	x := n.t.node(n.id)
-	return PersistedStat{
-		Czxid: x.czxid, Mzxid: x.mzxid, Pzxid: x.pzxid,
-		Ctime: x.ctime, Mtime: x.mtime, Owner: x.owner,
-		Version: x.version, Cversion: x.cversion, Aversion: x.aversion,
-	}
+	return n.t.node(n.id).persisted()
 }
 
 // ErrBadImport is wrapped by every error a Builder returns for input that
@@ -51,7 +46,7 @@ var ErrBadImport = errors.New("tree: bad import")
 //     the Builder refuses every later call.
 //
 // The tree keeps every invariant Apply keeps: the path index, parent
-// links and child maps agree, ACL references are counted, the ephemeral,
+// links and child lists agree, ACL references are counted, the ephemeral,
 // container and TTL indexes follow the owners, DataBytes is the sum of the
 // node sizes. Cost: one path lookup and one insert per node, as restoring
 // one of our own snapshots.
@@ -76,7 +71,8 @@ func (b *Builder) AddNode(path string, data []byte, acl []jute.ACL, st Persisted
 	}
 	t := b.t
 	var pid nodeID
-	root := len(t.paths) == 0
+	root := t.root == 0
+	name := ""
 	switch {
 	case root:
 		if path != "/" {
@@ -92,47 +88,16 @@ func (b *Builder) AddNode(path string, data []byte, acl []jute.ACL, st Persisted
 	case !ValidatePath(path, false):
 		return badImport("invalid path %q", path)
 	default:
-		parentPath, _ := SplitPath(path)
-		var ok bool
-		if pid, ok = t.paths[parentPath]; !ok {
+		var parentPath string
+		parentPath, name = SplitPath(path)
+		if pid = t.lookup(parentPath); pid == 0 {
 			return badImport("node %q before its parent", path)
 		}
-		if _, dup := t.paths[path]; dup {
+		if t.lookup(path) != 0 {
 			return badImport("node %q twice", path)
 		}
 	}
-	id := t.alloc()
-	n := t.node(id)
-	*n = node{
-		data: data, acl: t.acls.intern(acl),
-		czxid: st.Czxid, mzxid: st.Mzxid, pzxid: st.Pzxid,
-		ctime: st.Ctime, mtime: st.Mtime, owner: st.Owner,
-		version: st.Version, cversion: st.Cversion, aversion: st.Aversion,
-	}
-	if !root {
-		_, name := SplitPath(path)
-		n.parent, n.name = pid, name
-		p := t.node(pid)
-		if p.children == nil {
-			p.children = make(map[string]nodeID)
-		}
-		p.children[name] = id
-	}
-	t.paths[path] = id
-	t.dataBytes += nodeSize(path, data)
-	switch {
-	case st.Owner == jute.ContainerEphemeralOwner:
-		t.containers[path] = struct{}{}
-	case jute.IsTTLOwner(st.Owner):
-		t.ttls[path] = struct{}{}
-	case jute.IsEphemeralOwner(st.Owner):
-		s := t.ephemerals[st.Owner]
-		if s == nil {
-			s = make(map[string]struct{})
-			t.ephemerals[st.Owner] = s
-		}
-		s[path] = struct{}{}
-	}
+	t.addNode(pid, path, name, data, t.acls.intern(acl), st)
 	return nil
 }
 
@@ -155,7 +120,7 @@ func (b *Builder) Tree(lastZxid int64) (*Tree, error) {
 	if b.done {
 		return nil, badImport("Tree called twice")
 	}
-	if _, ok := b.t.paths["/"]; !ok {
+	if b.t.root == 0 {
 		return nil, badImport("no \"/\" node")
 	}
 	b.done = true

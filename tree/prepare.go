@@ -117,7 +117,7 @@ func (p *Preparer) get(path string) (view, bool) {
 	x := n.t.node(n.id)
 	return view{
 		exists: true, version: x.version, cversion: x.cversion, aversion: x.aversion,
-		numChildren: int32(len(x.children)), owner: x.owner, acl: n.ACL(),
+		numChildren: x.numChildren, owner: x.owner, acl: n.ACL(),
 	}, true
 }
 

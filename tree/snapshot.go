@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"unsafe"
 
 	"zkd/netio/jute"
 )
@@ -113,10 +114,9 @@ type snapFrame struct {
 	names   []string
 	next    int
 	// id is the node at the frame's path, looked up again (checked) in
-	// each Next call: between calls the node may have been deleted, or
-	// replaced by a new incarnation under another id. Within a call the
-	// tree holds still, so a child lookup in id's child map is the same
-	// as a lookup of the child's path, and cheaper (a small map).
+	// each Next call: between calls the node may have been deleted (then
+	// its captured children are skipped without a lookup each), or
+	// replaced by a new incarnation under another id.
 	id      nodeID
 	checked bool
 }
@@ -174,7 +174,7 @@ func (s *SnapshotWriter) Next(w io.Writer, maxNodes int) (done bool, err error) 
 		at := s.begin(snapKindHeader)
 		s.w.Int(snapVersion)
 		s.w.Long(s.startZxid)
-		s.w.Long(int64(len(s.t.paths)))
+		s.w.Long(int64(s.t.count))
 		s.w.EndFrame(at)
 		ids := make([]int64, 0, len(s.t.sessions))
 		for id := range s.t.sessions {
@@ -188,8 +188,8 @@ func (s *SnapshotWriter) Next(w io.Writer, maxNodes int) (done bool, err error) 
 			s.w.EndFrame(at)
 			s.sessions++
 		}
-		root, ok := s.t.paths["/"]
-		if !ok {
+		root := s.t.root
+		if root == 0 {
 			panic("tree: snapshot of a tree without \"/\"")
 		}
 		s.path = append(s.path[:0], '/')
@@ -206,13 +206,13 @@ func (s *SnapshotWriter) Next(w io.Writer, maxNodes int) (done bool, err error) 
 		}
 		if !f.checked {
 			f.checked = true
-			var ok bool
 			if f.pathLen == 0 {
-				f.id, ok = s.t.paths["/"]
+				f.id = s.t.root
 			} else {
-				f.id, ok = s.t.paths[string(s.path[:f.pathLen])]
+				// The lookup keeps nothing of the string it is given.
+				f.id = s.t.lookup(unsafe.String(unsafe.SliceData(s.path), f.pathLen))
 			}
-			if !ok {
+			if f.id == 0 {
 				// The node is gone, and every captured child with it.
 				f.next = len(f.names)
 				continue
@@ -220,14 +220,14 @@ func (s *SnapshotWriter) Next(w io.Writer, maxNodes int) (done bool, err error) 
 		}
 		name := f.names[f.next]
 		f.next++
-		id, ok := s.t.node(f.id).children[name]
-		if !ok {
+		s.path = append(append(s.path[:f.pathLen], '/'), name...)
+		id := s.t.lookup(unsafe.String(unsafe.SliceData(s.path), len(s.path)))
+		if id == 0 {
 			continue // deleted since its parent was visited
 		}
-		s.path = append(append(s.path[:f.pathLen], '/'), name...)
 		s.writeNode(id)
 		written++
-		if len(s.t.node(id).children) > 0 {
+		if s.t.node(id).child != 0 {
 			s.push(len(s.path), id)
 		}
 	}
@@ -267,7 +267,7 @@ func (s *SnapshotWriter) writeNode(id nodeID) {
 	at := s.begin(snapKindNode)
 	s.w.Int(int32(len(s.path)))
 	s.w.B = append(s.w.B, s.path...)
-	s.w.Buffer(n.data)
+	s.w.Buffer(s.t.data(n))
 	s.w.Long(n.czxid)
 	s.w.Long(n.mzxid)
 	s.w.Long(n.pzxid)
@@ -353,7 +353,7 @@ func RestoreSnapshot(r io.Reader) (_ *Tree, startZxid int64, _ error) {
 				// Sizing the index up front saves growing it a dozen
 				// times over a big restore.
 				if hint := r.Long(); hint > 0 {
-					t.paths = make(map[string]nodeID, min(hint, snapNodesHintMax))
+					t.index.reserve(int(min(hint, snapNodesHintMax)))
 				}
 			}
 		case snapKindSession:
@@ -441,11 +441,11 @@ func (d *snapReader) parent(t *Tree, parentPath string) (nodeID, bool) {
 			return d.ancestors[i].id, true
 		}
 	}
-	id, ok := t.paths[parentPath]
-	if ok {
+	id := t.lookup(parentPath)
+	if id != 0 {
 		d.ancestors = append(d.ancestors[:0], snapAncestor{parentPath, id})
 	}
-	return id, ok
+	return id, id != 0
 }
 
 // next reads the next frame and returns its record kind; d.r holds the
@@ -493,12 +493,11 @@ func (d *snapReader) bad(format string, args ...any) error {
 func (d *snapReader) node(t *Tree, acls []snapACLDef, first bool) error {
 	r := &d.r
 	path := r.String()
-	data := r.Buffer()
-	n := node{
-		czxid: r.Long(), mzxid: r.Long(), pzxid: r.Long(),
-		ctime: r.Long(), mtime: r.Long(), owner: r.Long(),
-		version: r.Int(), cversion: r.Int(), aversion: r.Int(),
-	}
+	data := r.BufferView()
+	var st PersistedStat
+	st.Czxid, st.Mzxid, st.Pzxid = r.Long(), r.Long(), r.Long()
+	st.Ctime, st.Mtime, st.Owner = r.Long(), r.Long(), r.Long()
+	st.Version, st.Cversion, st.Aversion = r.Int(), r.Int(), r.Int()
 	aclRef := r.Int()
 	if r.Err() != nil {
 		return d.bad("node: %v", r.Err())
@@ -507,6 +506,7 @@ func (d *snapReader) node(t *Tree, acls []snapACLDef, first bool) error {
 		return d.bad("node %q: acl ref %d of %d", path, aclRef, len(acls))
 	}
 	var pid nodeID
+	name := ""
 	switch {
 	case first:
 		if path != "/" {
@@ -515,18 +515,15 @@ func (d *snapReader) node(t *Tree, acls []snapACLDef, first bool) error {
 	case path == "/" || !ValidatePath(path, false):
 		return d.bad("node path %q", path)
 	default:
-		parentPath, name := SplitPath(path)
+		var parentPath string
+		parentPath, name = SplitPath(path)
 		var ok bool
 		if pid, ok = d.parent(t, parentPath); !ok {
 			return d.bad("node %q before its parent", path)
 		}
-		n.parent, n.name = pid, name
-	}
-	id := t.alloc()
-	before := len(t.paths)
-	t.paths[path] = id
-	if len(t.paths) == before {
-		return d.bad("node %q twice", path)
+		if t.lookup(path) != 0 {
+			return d.bad("node %q twice", path)
+		}
 	}
 	def := &acls[aclRef-1]
 	if def.ref == 0 {
@@ -534,29 +531,7 @@ func (d *snapReader) node(t *Tree, acls []snapACLDef, first bool) error {
 	} else {
 		t.acls.refs[def.ref]++
 	}
-	n.acl, n.data = def.ref, data
-	*t.node(id) = n
-	if pid != 0 {
-		p := t.node(pid)
-		if p.children == nil {
-			p.children = make(map[string]nodeID)
-		}
-		p.children[n.name] = id
-	}
+	id := t.addNode(pid, path, name, data, def.ref, st)
 	d.ancestors = append(d.ancestors, snapAncestor{path, id})
-	t.dataBytes += nodeSize(path, data)
-	switch {
-	case n.owner == jute.ContainerEphemeralOwner:
-		t.containers[path] = struct{}{}
-	case jute.IsTTLOwner(n.owner):
-		t.ttls[path] = struct{}{}
-	case jute.IsEphemeralOwner(n.owner):
-		s := t.ephemerals[n.owner]
-		if s == nil {
-			s = make(map[string]struct{})
-			t.ephemerals[n.owner] = s
-		}
-		s[path] = struct{}{}
-	}
 	return nil
 }

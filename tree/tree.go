@@ -6,32 +6,6 @@ import (
 	"zkd/netio/jute"
 )
 
-// nodeID addresses a node in the slab; 0 is nil.
-type nodeID uint32
-
-const (
-	chunkShift = 10
-	chunkSize  = 1 << chunkShift
-)
-
-// node is one znode. Nodes live in fixed-size chunks so that growing the
-// tree never moves a node and a reference is a uint32, not a pointer the
-// garbage collector must trace per node.
-type node struct {
-	parent   nodeID
-	acl      uint32 // aclCache reference
-	name     string
-	data     []byte
-	children map[string]nodeID // nil while childless
-
-	czxid, mzxid, pzxid int64
-	ctime, mtime        int64
-	owner               int64
-	version             int32
-	cversion            int32
-	aversion            int32
-}
-
 // Tree is the znode database. It is not safe for concurrent use: the
 // caller runs Apply with reads excluded (netio uses a RWMutex: reads share
 // it, Apply holds it alone). Watches has its own lock so reads may register
@@ -40,8 +14,11 @@ type Tree struct {
 	chunks [][]node
 	free   []nodeID
 	next   nodeID
+	root   nodeID
+	count  int // nodes, the root included
+	index  pathIndex
+	blobs  blobArena
 
-	paths      map[string]nodeID
 	acls       aclCache
 	ephemerals map[int64]map[string]struct{}
 	containers map[string]struct{}
@@ -58,7 +35,7 @@ type Tree struct {
 // initial nodes, RestoreSnapshot the snapshot's.
 func newEmpty() *Tree {
 	return &Tree{
-		paths:      make(map[string]nodeID),
+		index:      newPathIndex(),
 		acls:       newACLCache(),
 		ephemerals: make(map[int64]map[string]struct{}),
 		containers: make(map[string]struct{}),
@@ -75,18 +52,11 @@ func newEmpty() *Tree {
 // sets its read-only ACL with version -1).
 func New() *Tree {
 	t := newEmpty()
-	root := t.alloc()
-	t.node(root).acl = t.acls.intern(OpenACLUnsafe)
-	t.node(root).data = []byte{}
-	t.paths["/"] = root
+	t.addNode(0, "/", "", []byte{}, t.acls.intern(OpenACLUnsafe), PersistedStat{})
 	t.addSystemNode("/zookeeper", OpenACLUnsafe)
 	t.addSystemNode("/zookeeper/quota", OpenACLUnsafe)
 	t.addSystemNode("/zookeeper/config", ReadACLUnsafe)
-	t.node(t.paths["/zookeeper/config"]).aversion = -1
-	// ZooKeeper's approximate_data_size counts every key of its node map:
-	// "/" and its alias "" included.
-	t.dataBytes = nodeSize("/", nil) + nodeSize("/zookeeper", nil) +
-		nodeSize("/zookeeper/quota", nil) + nodeSize("/zookeeper/config", nil)
+	t.node(t.lookup("/zookeeper/config")).aversion = -1
 	return t
 }
 
@@ -112,42 +82,11 @@ func nodeSize(path string, data []byte) int64 {
 	return n
 }
 
+// addSystemNode adds one of the nodes a fresh ZooKeeper has, with empty,
+// not null, data.
 func (t *Tree) addSystemNode(path string, acl []jute.ACL) {
 	parentPath, name := SplitPath(path)
-	pid := t.paths[parentPath]
-	id := t.alloc()
-	n := t.node(id)
-	n.parent, n.name, n.acl = pid, name, t.acls.intern(acl)
-	n.data = []byte{} // ZooKeeper's system nodes hold empty, not null, data
-	p := t.node(pid)
-	if p.children == nil {
-		p.children = make(map[string]nodeID)
-	}
-	p.children[name] = id
-	t.paths[path] = id
-}
-
-func (t *Tree) node(id nodeID) *node {
-	return &t.chunks[id>>chunkShift][id&(chunkSize-1)]
-}
-
-func (t *Tree) alloc() nodeID {
-	if n := len(t.free); n > 0 {
-		id := t.free[n-1]
-		t.free = t.free[:n-1]
-		return id
-	}
-	id := t.next
-	t.next++
-	if int(id>>chunkShift) >= len(t.chunks) {
-		t.chunks = append(t.chunks, make([]node, chunkSize))
-	}
-	return id
-}
-
-func (t *Tree) release(id nodeID) {
-	*t.node(id) = node{}
-	t.free = append(t.free, id)
+	t.addNode(t.lookup(parentPath), path, name, []byte{}, t.acls.intern(acl), PersistedStat{})
 }
 
 // LastZxid is the zxid of the last transaction applied.
@@ -156,7 +95,7 @@ func (t *Tree) LastZxid() int64 { return t.lastZxid }
 // NodeCount is the number of znodes, "/" included. Apache ZooKeeper's
 // zk_znode_count (mntr) and "Node count" (srvr, stat) are one more: its
 // node map holds the root twice, as "/" and as "". A fresh tree has 4.
-func (t *Tree) NodeCount() int { return len(t.paths) }
+func (t *Tree) NodeCount() int { return t.count }
 
 // DataBytes is mntr's approximate_data_size, computed as ZooKeeper does:
 // for every node the length of its path (in UTF-16 code units) plus the
@@ -171,8 +110,8 @@ type Node struct {
 
 // Get looks up a node by path.
 func (t *Tree) Get(path string) (Node, bool) {
-	id, ok := t.paths[path]
-	return Node{t, id}, ok
+	id := t.lookup(path)
+	return Node{t, id}, id != 0
 }
 
 // Stat returns the node's full Stat, as a client sees it.
@@ -185,13 +124,13 @@ func (t *Tree) Get(path string) (Node, bool) {
 // delete raises the visible cversion by one although the stored one stays.
 func (n Node) Stat() jute.Stat {
 	x := n.t.node(n.id)
-	numChildren := int32(len(x.children))
+	numChildren := x.numChildren
 	return jute.Stat{
 		Czxid: x.czxid, Mzxid: x.mzxid, Pzxid: x.pzxid,
 		Ctime: x.ctime, Mtime: x.mtime,
 		Version: x.version, Cversion: x.cversion*2 - numChildren, Aversion: x.aversion,
 		EphemeralOwner: clientOwner(x.owner),
-		DataLength:     int32(len(x.data)),
+		DataLength:     max(x.dataLen, 0),
 		NumChildren:    numChildren,
 	}
 }
@@ -208,13 +147,13 @@ func clientOwner(owner int64) int64 {
 // Data returns the node's data; the caller must not modify or keep it. It
 // is nil for a node created or set with null data, which ZooKeeper keeps
 // apart from empty data (getData answers length -1 for it).
-func (n Node) Data() []byte { return n.t.node(n.id).data }
+func (n Node) Data() []byte { return n.t.data(n.t.node(n.id)) }
 
 // ACL returns the node's ACL; the caller must not modify it.
 func (n Node) ACL() []jute.ACL { return n.t.acls.get(n.t.node(n.id).acl) }
 
 // NumChildren returns the number of children.
-func (n Node) NumChildren() int { return len(n.t.node(n.id).children) }
+func (n Node) NumChildren() int { return int(n.t.node(n.id).numChildren) }
 
 // Owner returns the ephemeralOwner field as stored: a session, or the
 // container or TTL encoding that Stat hides from clients.
@@ -223,8 +162,8 @@ func (n Node) Owner() int64 { return n.t.node(n.id).owner }
 // Children appends the sorted child names to dst.
 func (n Node) Children(dst []string) []string {
 	start := len(dst)
-	for name := range n.t.node(n.id).children {
-		dst = append(dst, name)
+	for c := n.t.node(n.id).child; c != 0; c = n.t.node(c).next {
+		dst = append(dst, n.t.name(n.t.node(c)))
 	}
 	sort.Strings(dst[start:])
 	return dst
@@ -236,7 +175,7 @@ func (n Node) CountDescendants() int {
 	total := 0
 	var walk func(id nodeID)
 	walk = func(id nodeID) {
-		for _, c := range n.t.node(id).children {
+		for c := n.t.node(id).child; c != 0; c = n.t.node(c).next {
 			total++
 			walk(c)
 		}
@@ -358,56 +297,33 @@ func (t *Tree) apply(x *Txn, ev []Event) (Result, []Event) {
 
 func (t *Tree) applyCreate(x *Txn, ev []Event) (jute.Err, jute.Stat, []Event) {
 	// Prepare never makes a create with a bad path; a damaged log must not
-	// make the path index disagree with the child maps.
+	// make the path index disagree with the child lists.
 	if x.Path == "/" || !ValidatePath(x.Path, false) {
 		return jute.ErrBadArguments, jute.Stat{}, ev
 	}
 	parentPath, name := SplitPath(x.Path)
-	pid, ok := t.paths[parentPath]
-	if !ok {
+	pid := t.lookup(parentPath)
+	if pid == 0 {
 		return jute.ErrNoNode, jute.Stat{}, ev
 	}
-	p := t.node(pid)
-	if _, exists := p.children[name]; exists {
+	if t.lookup(x.Path) != 0 {
 		// Replay: ZooKeeper's processTxn still moves the parent's
 		// cversion and pzxid forward (setCversionPzxid).
-		if x.Version > p.cversion {
+		if p := t.node(pid); x.Version > p.cversion {
 			p.cversion = x.Version
 			p.pzxid = x.Zxid
 		}
 		return jute.ErrNodeExists, jute.Stat{}, ev
 	}
-	id := t.alloc()
-	p = t.node(pid) // alloc may have grown the slab
-	n := t.node(id)
-	*n = node{
-		parent: pid, name: name, data: x.Data, acl: t.acls.intern(x.ACL),
-		czxid: x.Zxid, mzxid: x.Zxid, pzxid: x.Zxid,
-		ctime: x.Time, mtime: x.Time, owner: x.Owner,
-	}
-	if p.children == nil {
-		p.children = make(map[string]nodeID)
-	}
-	p.children[name] = id
-	if x.Version > p.cversion {
+	id := t.addNode(pid, x.Path, name, x.Data, t.acls.intern(x.ACL), PersistedStat{
+		Czxid: x.Zxid, Mzxid: x.Zxid, Pzxid: x.Zxid,
+		Ctime: x.Time, Mtime: x.Time, Owner: x.Owner,
+	})
+	if p := t.node(pid); x.Version > p.cversion {
 		p.cversion = x.Version
 		p.pzxid = x.Zxid
 	}
-	t.paths[x.Path] = id
-	t.dataBytes += nodeSize(x.Path, x.Data)
-	switch {
-	case x.Owner == jute.ContainerEphemeralOwner:
-		t.containers[x.Path] = struct{}{}
-	case jute.IsTTLOwner(x.Owner):
-		t.ttls[x.Path] = struct{}{}
-	case jute.IsEphemeralOwner(x.Owner):
-		s := t.ephemerals[x.Owner]
-		if s == nil {
-			s = make(map[string]struct{})
-			t.ephemerals[x.Owner] = s
-		}
-		s[x.Path] = struct{}{}
-	}
+	n := t.node(id)
 	stat := Node{t, id}.Stat()
 	acl, parentACL := t.acls.get(n.acl), t.acls.get(t.node(pid).acl)
 	t.Watches.mu.Lock()
@@ -423,21 +339,20 @@ func (t *Tree) applyCreate(x *Txn, ev []Event) (jute.Err, jute.Stat, []Event) {
 
 func (t *Tree) applyDelete(path string, zxid int64, ev []Event) (jute.Err, []Event) {
 	parentPath, name := SplitPath(path)
-	pid, ok := t.paths[parentPath]
-	if !ok || name == "" {
+	if name == "" {
 		return jute.ErrNoNode, ev
 	}
-	id, ok := t.paths[path]
-	if !ok {
+	id := t.lookup(path)
+	if id == 0 {
 		// Replay over a fuzzy snapshot: the child is gone already, but
 		// the parent's pzxid must still advance, as in ZooKeeper.
-		if p := t.node(pid); zxid > p.pzxid {
-			p.pzxid = zxid
+		if pid := t.lookup(parentPath); pid != 0 && zxid > t.node(pid).pzxid {
+			t.node(pid).pzxid = zxid
 		}
 		return jute.ErrNoNode, ev
 	}
-	n := t.node(id)
-	if len(n.children) > 0 {
+	pid := t.node(id).parent
+	if t.node(id).child != 0 {
 		// Only in replay: the node is a later incarnation whose children
 		// were created after this txn, and later txns create them again.
 		// ZooKeeper's deleteNode drops the node whatever its children
@@ -446,36 +361,15 @@ func (t *Tree) applyDelete(path string, zxid int64, ev []Event) (jute.Err, []Eve
 		for _, name := range (Node{t, id}).Children(nil) {
 			_, ev = t.applyDelete(JoinPath(path, name), zxid, ev)
 		}
-		n = t.node(id)
 	}
 	p := t.node(pid)
-	delete(p.children, name)
-	if len(p.children) == 0 {
-		p.children = nil
-	}
 	if zxid > p.pzxid {
 		p.pzxid = zxid
 	}
-	delete(t.paths, path)
-	t.dataBytes -= nodeSize(path, n.data)
 	// The interned list stays intact after release (a new interning gets
 	// a new slice), so the events may keep it.
-	acl, parentACL := t.acls.get(n.acl), t.acls.get(p.acl)
-	t.acls.release(n.acl)
-	switch {
-	case n.owner == jute.ContainerEphemeralOwner:
-		delete(t.containers, path)
-	case jute.IsTTLOwner(n.owner):
-		delete(t.ttls, path)
-	case jute.IsEphemeralOwner(n.owner):
-		if s := t.ephemerals[n.owner]; s != nil {
-			delete(s, path)
-			if len(s) == 0 {
-				delete(t.ephemerals, n.owner)
-			}
-		}
-	}
-	t.release(id)
+	acl, parentACL := t.acls.get(t.node(id).acl), t.acls.get(p.acl)
+	t.removeNode(id, path)
 	t.Watches.mu.Lock()
 	at := len(ev)
 	ev, processed := t.Watches.fire(false, path, jute.EventNodeDeleted, nil, ev)
@@ -489,13 +383,13 @@ func (t *Tree) applyDelete(path string, zxid int64, ev []Event) (jute.Err, []Eve
 }
 
 func (t *Tree) applySetData(x *Txn, ev []Event) (jute.Err, jute.Stat, []Event) {
-	id, ok := t.paths[x.Path]
-	if !ok {
+	id := t.lookup(x.Path)
+	if id == 0 {
 		return jute.ErrNoNode, jute.Stat{}, ev
 	}
 	n := t.node(id)
-	t.dataBytes += int64(len(x.Data) - len(n.data))
-	n.data = x.Data
+	t.dataBytes += int64(len(x.Data)) - int64(max(n.dataLen, 0))
+	t.setData(n, x.Data)
 	n.version = x.Version
 	n.mzxid = x.Zxid
 	n.mtime = x.Time
@@ -509,8 +403,8 @@ func (t *Tree) applySetData(x *Txn, ev []Event) (jute.Err, jute.Stat, []Event) {
 }
 
 func (t *Tree) applySetACL(x *Txn) (jute.Err, jute.Stat) {
-	id, ok := t.paths[x.Path]
-	if !ok {
+	id := t.lookup(x.Path)
+	if id == 0 {
 		return jute.ErrNoNode, jute.Stat{}
 	}
 	n := t.node(id)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -12,7 +13,7 @@ import (
 )
 
 // checkInvariants verifies the tree's internal indexes against its nodes:
-// the path index against parent links and child maps, the ACL reference
+// the path index against parent links and child lists, the ACL reference
 // counts, the ephemeral, container and TTL indexes, and DataBytes.
 func checkInvariants(t *testing.T, tr *Tree) {
 	t.Helper()
@@ -21,31 +22,38 @@ func checkInvariants(t *testing.T, tr *Tree) {
 	eph := make(map[int64]map[string]struct{})
 	containers := make(map[string]struct{})
 	ttls := make(map[string]struct{})
-	for p, id := range tr.paths {
+	paths := allPaths(tr)
+	if len(paths) != tr.count || tr.index.used != tr.count {
+		t.Fatalf("%d nodes reachable, count %d, name index holds %d", len(paths), tr.count, tr.index.used)
+	}
+	for p, id := range paths {
 		n := tr.node(id)
 		refs[n.acl]++
-		size += nodeSize(p, n.data)
+		size += nodeSize(p, tr.data(n))
+		if got := tr.lookup(p); got != id {
+			t.Fatalf("%s: lookup finds %d, the walk %d", p, got, id)
+		}
 		if p == "/" {
-			if n.parent != 0 || n.name != "" {
-				t.Fatalf("root has parent %d name %q", n.parent, n.name)
+			if n.parent != 0 || tr.nameView(n) != "" || tr.root != id {
+				t.Fatalf("root has parent %d name %q", n.parent, tr.nameView(n))
 			}
 		} else {
 			parent, name := SplitPath(p)
-			pid, ok := tr.paths[parent]
-			if !ok {
-				t.Fatalf("%s: parent %s missing", p, parent)
-			}
-			if n.parent != pid || n.name != name || tr.node(pid).children[name] != id {
-				t.Fatalf("%s: parent link or child map disagrees", p)
+			if n.parent != paths[parent] || tr.nameView(n) != name {
+				t.Fatalf("%s: parent link or name disagrees", p)
 			}
 		}
-		for name, c := range n.children {
-			if tr.paths[JoinPath(p, name)] != c {
-				t.Fatalf("%s: child %s not in the path index", p, name)
+		var count int32
+		prev := nodeID(0)
+		for c := n.child; c != 0; c = tr.node(c).next {
+			if tr.node(c).prev != prev || tr.node(c).parent != id {
+				t.Fatalf("%s: child list broken at %d", p, c)
 			}
+			prev = c
+			count++
 		}
-		if n.children != nil && len(n.children) == 0 {
-			t.Fatalf("%s: empty non-nil child map", p)
+		if count != n.numChildren {
+			t.Fatalf("%s: %d children listed, numChildren %d", p, count, n.numChildren)
 		}
 		switch {
 		case n.owner == jute.ContainerEphemeralOwner:
@@ -75,6 +83,22 @@ func checkInvariants(t *testing.T, tr *Tree) {
 	}
 	if len(tr.acls.index)+len(tr.acls.free) != len(tr.acls.lists)-1 {
 		t.Fatalf("acl cache: %d indexed + %d free != %d lists", len(tr.acls.index), len(tr.acls.free), len(tr.acls.lists)-1)
+	}
+	var blobBytes int64
+	for _, id := range paths {
+		n := tr.node(id)
+		switch k := n.blobLen(); {
+		case k == 0 && n.blob != 0:
+			t.Fatalf("node %d: empty blob with ref %#x", id, n.blob)
+		case k > blobSmallMax:
+			blobBytes += int64(k)
+		case k > 0:
+			_, c := blobClass(k)
+			blobBytes += int64(c)
+		}
+	}
+	if blobBytes != tr.blobs.bytes {
+		t.Fatalf("blob arena counts %d bytes, nodes hold %d", tr.blobs.bytes, blobBytes)
 	}
 	if size != tr.dataBytes {
 		t.Fatalf("DataBytes %d, nodes hold %d", tr.dataBytes, size)
@@ -757,8 +781,9 @@ func TestReadsDoNotAllocate(t *testing.T) {
 	_ = sink
 }
 
-// TestApplySetDataAllocations: a setData that fires no watch
-// allocates nothing in the tree (the write path's steady state).
+// TestApplySetDataAllocations: a setData that fires no watch allocates
+// nothing in the tree (the write path's steady state): the new blob comes
+// from the arena's free list, where the old one went.
 func TestApplySetDataAllocations(t *testing.T) {
 	tr := New()
 	applyTxn(t, tr, Txn{Zxid: 1, Type: jute.OpCreate, Path: "/a", ACL: OpenACLUnsafe, Version: 1})
@@ -898,11 +923,7 @@ func randomHistory(t *testing.T, rng *rand.Rand, n int) ([]Txn, *Tree) {
 		return path
 	}
 	existing := func() string {
-		paths := make([]string, 0, len(tr.paths))
-		for p := range tr.paths {
-			paths = append(paths, p)
-		}
-		slices.Sort(paths)
+		paths := slices.Sorted(maps.Keys(allPaths(tr)))
 		return paths[rng.IntN(len(paths))]
 	}
 	anyPath := func() string {

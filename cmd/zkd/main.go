@@ -40,6 +40,7 @@ func run(args []string) error {
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logJSON := fs.Bool("log-json", false, "log as JSON lines")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until shutdown")
+	gcHeadroom := fs.Int("gc-headroom-mb", gcHeadroomDefault>>20, "heap growth allowed between collections once the live heap is big (MiB; 0 leaves GOGC alone, as does a GOGC environment variable)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -119,6 +120,9 @@ func run(args []string) error {
 		return err
 	}
 	defer store.Close()
+	tuner := newMemoryTuner(uint64(max(*gcHeadroom, 0))<<20, logger)
+	tuner.afterRestore()
+	defer tuner.close()
 	cfg.Net.LogStats = func() (txns, syncs uint64) {
 		s := store.Log.Stats()
 		return s.Txns, s.Syncs

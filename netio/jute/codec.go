@@ -184,6 +184,18 @@ func (r *Reader) Buffer() []byte {
 	return b
 }
 
+// BufferView reads a buffer as Buffer does, but returns a slice of the
+// frame instead of a copy: it is valid until the frame is reused.
+func (r *Reader) BufferView() []byte {
+	n := r.length(1)
+	if n < 0 {
+		return nil
+	}
+	b := r.b[r.off : r.off+n : r.off+n]
+	r.off += n
+	return b
+}
+
 // Strings reads a vector<ustring>; null decodes as nil.
 func (r *Reader) Strings() []string {
 	n := r.length(4)
