@@ -368,10 +368,31 @@ func (s *sim) apply(sn *simNode, e Entry) {
 		}
 	case i == len(s.canon):
 		s.canon = append(s.canon, Entry{Zxid: e.Zxid, Data: slices.Clone(e.Data)})
+		s.checkDurableQuorum(e)
 	default:
 		s.fatalf("%v applies commit #%d with only %d known", sn.id, i, len(s.canon))
 	}
 	sn.applied = append(sn.applied, e.Zxid)
+}
+
+// checkDurableQuorum: an entry seen committed for the first time is on the
+// disks of a quorum (in the log, or under a snapshot).
+func (s *sim) checkDurableQuorum(e Entry) {
+	count := 0
+	for _, sn := range s.nodes {
+		d := &sn.disk
+		if e.Zxid <= d.snap.Zxid && slices.Contains(decodeApplied(d.snap.Data), e.Zxid) {
+			count++
+			continue
+		}
+		i, ok := slices.BinarySearchFunc(d.entries, e.Zxid, func(e Entry, z Zxid) int { return cmpZxid(e.Zxid, z) })
+		if ok && bytes.Equal(d.entries[i].Data, e.Data) {
+			count++
+		}
+	}
+	if count < s.n/2+1 {
+		s.fatalf("%v committed but durable on %d of %d disks", e.Zxid, count, s.n)
+	}
 }
 
 func (s *sim) checkPrefix(sn *simNode, what string) {
@@ -589,9 +610,9 @@ func TestSimulation(t *testing.T) {
 	}
 	seeds := *simSeeds
 	if seeds == 0 {
-		seeds = 6
+		seeds = 20
 		if testing.Short() {
-			seeds = 2
+			seeds = 3
 		}
 	}
 	for _, n := range sizes {
