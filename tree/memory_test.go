@@ -51,32 +51,32 @@ func BenchmarkTreeMemory(b *testing.B) {
 	}
 }
 
-// BenchmarkGetBigTree looks up leaves of a 100,000-znode tree: a few
-// thousand again and again (they stay in cache), or all of them in a
-// random order (every lookup misses the cache, as in a big working set).
+// BenchmarkGetBigTree looks up leaves of a tree shaped as
+// BenchmarkTreeMemory's and reads a byte of their data, as a getData
+// does: a few thousand leaves again and again (they stay in cache), or
+// all of them in a random order (every lookup misses the cache, as in a
+// big working set).
 func BenchmarkGetBigTree(b *testing.B) {
-	leaves := 100
-	if testing.Short() {
-		leaves = 10
-	}
-	tr := buildBigTree(1000, leaves)
-	all := make([]string, 1000*leaves)
-	for k := range all {
-		all[k] = fmt.Sprintf("/bigtree/d%04d/n%07d", k/leaves, k)
-	}
-	rand.New(rand.NewPCG(1, 2)).Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
-	for _, set := range []int{4096, len(all)} {
-		b.Run(fmt.Sprintf("paths=%d", set), func(b *testing.B) {
-			paths := all[:set]
-			sink := 0
-			for i := range b.N {
-				n, ok := tr.Get(paths[i%set])
-				if !ok {
-					b.Fatal("missing")
+	for _, leaves := range []int{100, 1000} {
+		tr := buildBigTree(1000, leaves)
+		all := make([]string, 1000*leaves)
+		for k := range all {
+			all[k] = fmt.Sprintf("/bigtree/d%04d/n%07d", k/leaves, k)
+		}
+		rand.New(rand.NewPCG(1, 2)).Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
+		for _, set := range []int{4096, len(all)} {
+			b.Run(fmt.Sprintf("znodes=%d/paths=%d", len(all), set), func(b *testing.B) {
+				paths := all[:set]
+				sink := 0
+				for i := range b.N {
+					n, ok := tr.Get(paths[i%set])
+					if !ok {
+						b.Fatal("missing")
+					}
+					sink += int(n.Data()[0]) // a read sends the data
 				}
-				sink += int(n.Data()[0]) // a read sends the data
-			}
-			_ = sink
-		})
+				_ = sink
+			})
+		}
 	}
 }

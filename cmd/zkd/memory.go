@@ -19,6 +19,13 @@ const (
 	gcPercentMin      = 10
 	gcPercentMax      = 100 // Go's default, kept for small heaps
 	gcTunePeriod      = time.Second
+
+	// When the heap holds more than freeReturnBytes of free memory (a
+	// burst of garbage, a fill, is over), all of it goes back to the
+	// system at once, at most once per freeReturnPeriod: the runtime's
+	// own scavenger returns it a little at a time.
+	freeReturnBytes  = 64 << 20
+	freeReturnPeriod = 10 * time.Second
 )
 
 // gcPercentFor returns the GOGC that lets a heap with live bytes grow by
@@ -40,6 +47,7 @@ type memoryTuner struct {
 	done     chan struct{}
 	sample   []metrics.Sample
 	percent  int
+	returned time.Time // last time free memory went back at once
 }
 
 func newMemoryTuner(headroom uint64, logger *slog.Logger) *memoryTuner {
@@ -49,7 +57,10 @@ func newMemoryTuner(headroom uint64, logger *slog.Logger) *memoryTuner {
 	return &memoryTuner{
 		headroom: headroom, logger: logger,
 		stop: make(chan struct{}), done: make(chan struct{}),
-		sample:  []metrics.Sample{{Name: "/gc/heap/live:bytes"}},
+		sample: []metrics.Sample{
+			{Name: "/gc/heap/live:bytes"},
+			{Name: "/memory/classes/heap/free:bytes"},
+		},
 		percent: gcPercentMax,
 	}
 }
@@ -62,6 +73,7 @@ func (m *memoryTuner) afterRestore() {
 		return
 	}
 	debug.FreeOSMemory()
+	m.returned = time.Now()
 	m.tune()
 	go m.loop()
 }
@@ -82,10 +94,15 @@ func (m *memoryTuner) loop() {
 
 func (m *memoryTuner) tune() {
 	metrics.Read(m.sample)
-	if m.sample[0].Value.Kind() != metrics.KindUint64 {
+	if m.sample[0].Value.Kind() != metrics.KindUint64 || m.sample[1].Value.Kind() != metrics.KindUint64 {
 		return
 	}
-	live := m.sample[0].Value.Uint64()
+	live, free := m.sample[0].Value.Uint64(), m.sample[1].Value.Uint64()
+	if free > freeReturnBytes && time.Since(m.returned) > freeReturnPeriod {
+		debug.FreeOSMemory()
+		m.returned = time.Now()
+		m.logger.Debug("free heap memory returned", "free_bytes", free)
+	}
 	p := gcPercentFor(live, m.headroom)
 	// Small moves are noise; a change of a tenth or more is applied.
 	if diff := p - m.percent; diff*10 > m.percent || -diff*10 > m.percent {
