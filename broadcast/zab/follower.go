@@ -97,6 +97,10 @@ func (n *Node) stepFollower(m Message) {
 		}
 	case MsgPing:
 		if n.phase != PhaseBroadcast {
+			// The leader pings only servers it sent NEWLEADER to, and the
+			// link is FIFO: ours was lost with a broken link.
+			n.logEvent("ping before NEWLEADER")
+			n.rejoin()
 			return
 		}
 		if m.Zxid > n.log.last() {

@@ -52,6 +52,9 @@ func (c *cluster) start(id ID) {
 		ID: id, Peers: c.ids, ElectionTicks: 10, InitTicks: 10, SyncTicks: 5, HeartbeatTicks: 1, Seed: 7,
 		HardState: d.hs, LogStart: d.snap.Zxid, Entries: slices.Clone(d.entries), Applied: d.snap.Zxid,
 		Snapshots: diskSnaps{d},
+		Logf: func(format string, args ...any) {
+			c.trace = append(c.trace, "  ("+fmt.Sprintf(format, args...)+")")
+		},
 	})
 	if err != nil {
 		c.t.Fatal(err)

@@ -97,6 +97,7 @@ type sim struct {
 
 	stats struct {
 		proposed, crashes, partitions, breaks, snaps, sent, dropped int
+		syncs                                                       [SyncSnap + 1]int
 	}
 }
 
@@ -269,6 +270,9 @@ func (s *sim) dropLink(from, to ID) {
 
 func (s *sim) send(m Message) {
 	s.stats.sent++
+	if m.Type == MsgNewLeader {
+		s.stats.syncs[m.Sync]++
+	}
 	from, to := s.nodes[m.From-1], s.nodes[m.To-1]
 	if !from.up || !to.up || s.cut[m.From-1][m.To-1] {
 		s.stats.dropped++
@@ -463,17 +467,29 @@ func (s *sim) step(faults bool) {
 	s.checkLeaders()
 }
 
-func (s *sim) propose() bool {
+// propose offers a burst of proposals to a random server, usually one that
+// believes it leads (a partitioned old leader too: its entries are the
+// ones later TRUNCs cut).
+func (s *sim) propose() {
 	sn := s.nodes[s.rng.IntN(s.n)]
+	if s.rng.IntN(2) == 0 {
+		for _, i := range s.rng.Perm(s.n) {
+			if c := s.nodes[i]; c.up && c.node.state == Leading {
+				sn = c
+				break
+			}
+		}
+	}
 	if !sn.up {
-		return false
+		return
 	}
-	s.nextVal++
-	if _, err := sn.node.Propose(fmt.Appendf(nil, "v%d", s.nextVal)); err == nil {
+	for range 1 + s.rng.IntN(4) {
+		s.nextVal++
+		if _, err := sn.node.Propose(fmt.Appendf(nil, "v%d", s.nextVal)); err != nil {
+			return
+		}
 		s.stats.proposed++
-		return true
 	}
-	return false
 }
 
 func (s *sim) faults() {
