@@ -10,7 +10,7 @@ import (
 // persisted at once, messages queue in one FIFO and are delivered by
 // stabilize, and a filter may drop them.
 type cluster struct {
-	t       *testing.T
+	t       testing.TB
 	ids     []ID
 	nodes   map[ID]*Node
 	disks   map[ID]*simDisk
@@ -19,6 +19,7 @@ type cluster struct {
 	trace   []string
 	drop    func(Message) bool
 	down    map[ID]bool
+	noTrace bool
 }
 
 type diskSnaps struct{ d *simDisk }
@@ -30,7 +31,7 @@ func (s diskSnaps) Snapshot() (Snapshot, error) {
 	return s.d.snap, nil
 }
 
-func newCluster(t *testing.T, n int, disks map[ID]*simDisk) *cluster {
+func newCluster(t testing.TB, n int, disks map[ID]*simDisk) *cluster {
 	c := &cluster{t: t, nodes: map[ID]*Node{}, disks: map[ID]*simDisk{}, applied: map[ID][]Entry{}, down: map[ID]bool{}}
 	for i := 1; i <= n; i++ {
 		c.ids = append(c.ids, ID(i))
@@ -114,7 +115,9 @@ func (c *cluster) stabilize() {
 			if c.down[m.To] {
 				continue
 			}
-			c.trace = append(c.trace, m.String())
+			if !c.noTrace {
+				c.trace = append(c.trace, m.String())
+			}
 			if err := c.nodes[m.To].Step(m); err != nil {
 				c.t.Fatal(err)
 			}
