@@ -127,6 +127,15 @@
 // log since the newest Compact, in memory (the driver bounds it by making
 // snapshots and compacting); per follower a few words of progress.
 //
+// # Wire format and tests
+//
+// codec.go encodes a Message compactly (varints and a field mask, one
+// encoding per message; FuzzDecodeMessage). Tests: one per phase and
+// claim in zab_test.go; message traces of whole scenarios in
+// testdata/scenarios (cockroachdb/datadriven, TestScenarios); the seeded
+// simulation TestSimulation (sim_test.go gives the long-campaign command);
+// TestCoreIsPure keeps the imports above out of the core.
+//
 // # Designs not taken
 //
 //   - Comparing only the follower's last zxid to choose DIFF or TRUNC: a
