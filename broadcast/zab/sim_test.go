@@ -536,6 +536,14 @@ func (s *sim) faults() {
 		s.cut[i][j] = true
 		s.dropLink(ID(i+1), ID(j+1))
 		s.record(fmt.Sprintf("cut %v->%v", i+1, j+1), nil)
+	case r < 62: // a rigged election: safety must not rest on election
+		l := ID(1 + s.rng.IntN(s.n))
+		for _, sn := range s.nodes {
+			if sn.up && sn.node.state == Looking && (sn.id == l || s.rng.IntN(2) == 0) {
+				s.record(fmt.Sprintf("%v decides for %v", sn.id, l), nil)
+				sn.node.decide(l)
+			}
+		}
 	}
 }
 

@@ -521,3 +521,38 @@ func TestNewNodeRejectsBadConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// An epoch is acknowledged for one leader only, across restarts, unless the
+// other one says it is already established.
+func TestEpochAcceptedForOneLeader(t *testing.T) {
+	cfg := Config{ID: 1, Peers: []ID{1, 2, 3}, ElectionTicks: 10, InitTicks: 10, SyncTicks: 5, HeartbeatTicks: 1}
+	n, _ := NewNode(cfg)
+	n.decide(2)
+	n.Step(Message{Type: MsgNewEpoch, From: 2, To: 1, Epoch: 4})
+	if n.hs.AcceptedEpoch != 4 || n.hs.AcceptedLeader != 2 || n.phase != PhaseSync {
+		t.Fatalf("NEWEPOCH from s2 not accepted: %v %v", n.hs, n.phase)
+	}
+	rd := n.Ready()
+	if rd.HardState == nil || *rd.HardState != n.hs || len(rd.MessagesAfterPersist) != 1 || rd.MessagesAfterPersist[0].Type != MsgAckEpoch {
+		t.Fatalf("Ready %+v", rd)
+	}
+	n.Advance()
+	// Restarted from that hard state, it follows s3, which offers epoch 4 too.
+	cfg.HardState = n.hs
+	for _, established := range []bool{false, true} {
+		n, _ = NewNode(cfg)
+		n.decide(3)
+		n.Step(Message{Type: MsgNewEpoch, From: 3, To: 1, Epoch: 4, Established: established})
+		accepted := n.state == Following && n.hs.AcceptedLeader == 3
+		if accepted != established {
+			t.Errorf("established=%v: accepted %v (%v, %v)", established, accepted, n.state, n.hs)
+		}
+	}
+	// An older epoch is refused whoever offers it.
+	n, _ = NewNode(cfg)
+	n.decide(2)
+	n.Step(Message{Type: MsgNewEpoch, From: 2, To: 1, Epoch: 3, Established: true})
+	if n.state != Looking {
+		t.Errorf("older epoch accepted: %v", n.hs)
+	}
+}
