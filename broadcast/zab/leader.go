@@ -46,18 +46,18 @@ func (n *Node) tickLeader() {
 			live++
 		}
 	}
-	if !n.established {
-		if n.phaseElapsed >= n.initTicks {
-			n.logEvent("not established after %d ticks", n.phaseElapsed)
-			n.becomeLooking()
-		}
+	if !n.established && n.phaseElapsed >= n.initTicks {
+		n.logEvent("not established after %d ticks", n.phaseElapsed)
+		n.becomeLooking()
 		return
 	}
-	if live < n.quorum() {
+	if n.established && live < n.quorum() {
 		n.logEvent("lost quorum (%d live)", live)
 		n.becomeLooking()
 		return
 	}
+	// Followers that took NEWLEADER hear from us while the others catch
+	// up, or they would give up before UPTODATE.
 	n.heartbeatElapsed++
 	if n.heartbeatElapsed >= n.hbTks {
 		n.heartbeatElapsed = 0

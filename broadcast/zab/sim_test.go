@@ -91,6 +91,7 @@ type sim struct {
 	canon   []Entry // the committed sequence, as nodes applied it
 	leaders map[Epoch]string
 	nextVal int
+	faulty  bool // the safety phase: faults on
 	trace   []simEvent
 	traceAt int
 	failed  bool
@@ -183,6 +184,9 @@ func (s *sim) start(sn *simNode) {
 		Seed:      s.seed ^ uint64(sn.incarnation)<<20,
 		HardState: d.hs, LogStart: d.snap.Zxid, Entries: slices.Clone(d.entries), Applied: d.snap.Zxid,
 		Snapshots: simSnapshots{sn},
+		Logf: func(format string, args ...any) {
+			s.record(fmt.Sprintf(format, args...), nil)
+		},
 	})
 	if err != nil {
 		s.fatalf("restart %v: %v", sn.id, err)
@@ -315,7 +319,7 @@ func (s *sim) handleReady(sn *simNode) {
 		rd := sn.node.Ready()
 		sn.pending = &rd
 		sn.fsyncAt = s.now + int64(s.rng.IntN(5))
-		if sn.slowDisk || s.rng.IntN(4) == 0 {
+		if sn.slowDisk || s.faulty && s.rng.IntN(4) == 0 {
 			sn.fsyncAt += int64(s.rng.IntN(40)) // a slow disk
 		}
 		for _, m := range rd.Messages {
@@ -442,6 +446,7 @@ func (s *sim) checkLeaders() {
 }
 
 func (s *sim) step(faults bool) {
+	s.faulty = faults
 	s.now++
 	s.deliver()
 	for _, sn := range s.nodes {
