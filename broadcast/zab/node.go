@@ -299,6 +299,9 @@ func (n *Node) Propose(data []byte) (Zxid, error) {
 	z := MakeZxid(n.epoch, 1)
 	if last.Epoch() == n.epoch {
 		if last.Counter() == 1<<32-1 {
+			// A new epoch restarts the counter: hand over to an election.
+			n.logEvent("zxid counter exhausted in %v", n.epoch)
+			n.becomeLooking()
 			return 0, ErrEpochExhausted
 		}
 		z = last + 1

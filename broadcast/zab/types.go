@@ -286,7 +286,6 @@ var (
 	ErrEpochExhausted = errors.New("zab: zxid counter exhausted for this epoch")
 	ErrCompactAhead   = errors.New("zab: compaction beyond the applied entries")
 	ErrBadConfig      = errors.New("zab: bad config")
-	ErrReadyInFlight  = errors.New("zab: Ready called again before Advance")
 )
 
 // assert panics with msg when cond is false: a broken invariant is a bug,

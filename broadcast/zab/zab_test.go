@@ -556,3 +556,27 @@ func TestEpochAcceptedForOneLeader(t *testing.T) {
 		t.Errorf("older epoch accepted: %v", n.hs)
 	}
 }
+
+func TestCounterExhaustedStartsElection(t *testing.T) {
+	// An artificial disk: epoch 2's counter is used up, and the single
+	// server will lead epoch 2 again (accepted epoch 1).
+	n, err := NewNode(Config{ID: 1, Peers: []ID{1}, ElectionTicks: 10, InitTicks: 10, SyncTicks: 5, HeartbeatTicks: 1,
+		HardState: HardState{1, 1, 1}, Entries: []Entry{{Zxid: MakeZxid(2, 1<<32-1)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n.HasReady() {
+		n.Ready()
+		n.Advance()
+	}
+	if _, err := n.Propose(nil); err != ErrEpochExhausted {
+		t.Fatalf("Propose: %v", err)
+	}
+	for n.HasReady() {
+		n.Ready()
+		n.Advance()
+	}
+	if z, err := n.Propose(nil); err != nil || z != MakeZxid(3, 1) {
+		t.Fatalf("after a new election: %v %v (%+v)", z, err, n.Status())
+	}
+}
