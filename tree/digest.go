@@ -33,7 +33,7 @@ func (t *Tree) Digest() uint64 {
 	h := fnv.New64a()
 	var buf []byte
 	var sum uint64
-	t.walk(func(path []byte, id nodeID) {
+	t.walk(func(path string, id nodeID) {
 		n := t.node(id)
 		data := t.data(n)
 		h.Reset()

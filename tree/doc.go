@@ -1,6 +1,6 @@
 // Package tree is zkd's in-memory znode database, the state machine every
 // server replicates: znodes in uint32-addressed slab chunks (child list
-// links, Stat as ZooKeeper stores it, an interned ACL), their names and
+// links, Stat as ZooKeeper stores it, an interned ACL), their paths and
 // data in a blob arena, one path index over them, the ephemeral index
 // per session, the container and TTL sets, the session table, the watch
 // tables, and Apply, which applies one committed transaction. Preparer is
@@ -46,7 +46,7 @@
 // # Memory layout
 //
 // Nothing per znode is a Go object: a node is 96 bytes in a slab chunk of
-// 1,024 nodes and holds no pointer; its name and data are one blob in
+// 1,024 nodes and holds no pointer; its path and data are one blob in
 // blobArena's 1 MiB pages (size classes, free lists); the path index is
 // one array of 8-byte slots. The collector sees a few hundred big
 // pointer-free objects for a million znodes, so a collection costs little
@@ -57,19 +57,25 @@
 // longer is copied (Children copies names; netio encodes replies under
 // the read lock; the snapshot writer copies as it goes).
 //
+// The blob holds the whole path, not just the name, so that a lookup
+// confirms a match with one comparison at the head of the blob it reads
+// the data from next. Keeping only the name is 17 bytes a znode smaller
+// on BenchmarkTreeMemory's tree, but a lookup must then check every
+// ancestor's name, a chain of dependent cache misses that made Get 2 to
+// 4 times slower on big trees (measured, BENCHMARKS.md section 2).
+//
 // # Cost
 //
-// A znode costs 96 bytes of slab, its name and data rounded up to a
+// A znode costs 96 bytes of slab, its path and data rounded up to a
 // 16-byte class (an eighth of the size above 1 KiB), and 10 to 15 bytes
-// of path index: a million 100-byte znodes named like n0000000 take about
-// 219 bytes each (BenchmarkTreeMemory), against 254 with Go maps and a
-// slice per node before. Get hashes the path once and follows the index
-// to the node, then checks the node's name and each ancestor's; in a tree
-// that fits in cache that is about 70 ns, in a million-znode tree read at
-// random the misses of that walk make it about 2.5 times the old map
-// lookup (BenchmarkGetBigTree; a memory-for-time trade recorded in
-// BENCHMARKS.md). Apply of a setData is a lookup, a blob from the free
-// list and a few stores (no allocation without watches); a create adds a
-// slab slot, a blob and an index slot. Prepare costs a few lookups and
-// about six small allocations. Digest walks everything.
+// of path index: a million 100-byte znodes at /bigtree/dNNNN/nNNNNNNN
+// take about 236 bytes each (BenchmarkTreeMemory), against 254 with Go
+// maps and a slice per node before. Get hashes the path once, probes the
+// index and compares the path in the node's blob: about 70 ns in a small
+// tree, about 430 ns in a million-znode tree read at random (cache
+// misses; the map-based tree before took about 390). Apply of a setData
+// is a lookup, a blob from the free list and a copy (no allocation
+// without watches); a create adds a slab slot, a blob and an index slot.
+// Prepare costs a few lookups and about six small allocations. Digest
+// walks everything.
 package tree

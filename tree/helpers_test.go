@@ -119,7 +119,7 @@ func mCheck(path string, version int32) jute.MultiOp {
 // lists (not through the name index).
 func allPaths(tr *Tree) map[string]nodeID {
 	out := make(map[string]nodeID)
-	tr.walk(func(path []byte, id nodeID) { out[string(path)] = id })
+	tr.walk(func(path string, id nodeID) { out[strings.Clone(path)] = id })
 	return out
 }
 

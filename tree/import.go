@@ -72,7 +72,6 @@ func (b *Builder) AddNode(path string, data []byte, acl []jute.ACL, st Persisted
 	t := b.t
 	var pid nodeID
 	root := t.root == 0
-	name := ""
 	switch {
 	case root:
 		if path != "/" {
@@ -88,8 +87,7 @@ func (b *Builder) AddNode(path string, data []byte, acl []jute.ACL, st Persisted
 	case !ValidatePath(path, false):
 		return badImport("invalid path %q", path)
 	default:
-		var parentPath string
-		parentPath, name = SplitPath(path)
+		parentPath, _ := SplitPath(path)
 		if pid = t.lookup(parentPath); pid == 0 {
 			return badImport("node %q before its parent", path)
 		}
@@ -97,7 +95,7 @@ func (b *Builder) AddNode(path string, data []byte, acl []jute.ACL, st Persisted
 			return badImport("node %q twice", path)
 		}
 	}
-	t.addNode(pid, path, name, data, t.acls.intern(acl), st)
+	t.addNode(pid, path, data, t.acls.intern(acl), st)
 	return nil
 }
 

@@ -25,13 +25,14 @@ const (
 // node is one znode. Nodes live in fixed-size chunks, so that growing the
 // tree never moves a node and a reference is a uint32. The children of a
 // node form a doubly linked list through child/next/prev, and the path
-// index finds a node by its path: no per-node map, no path string. The
-// node's name and data share one blob in the tree's blobArena, the name
-// first. A node holds no pointer, so the slab is never scanned by the
-// collector.
+// index finds a node by its path: no per-node map. The node's path and
+// data share one blob in the tree's blobArena, the path first, so that a
+// lookup confirms a match with one comparison in one place, the place the
+// data is read from next. A node holds no pointer, so the slab is never
+// scanned by the collector.
 type node struct {
-	blob    blobRef // 0 when name and data are both empty
-	nameLen uint32
+	blob    blobRef // never 0: a path is never empty
+	pathLen uint32
 	dataLen int32 // -1: null data, which clients see apart from empty data
 
 	parent      nodeID
@@ -51,17 +52,20 @@ type node struct {
 // emptyData is what Data returns for a node with empty, not null, data.
 var emptyData = []byte{}
 
-func (n *node) blobLen() int { return int(n.nameLen) + int(max(n.dataLen, 0)) }
+func (n *node) blobLen() int { return int(n.pathLen) + int(max(n.dataLen, 0)) }
 
-// nameView returns the node's name ("" for the root) as a view of its
-// blob: valid until the node's blob is freed (delete or setData), so it
-// is for comparisons; name copies.
-func (t *Tree) nameView(n *node) string {
-	if n.nameLen == 0 {
-		return ""
-	}
-	b := t.blobs.get(n.blob, int(n.nameLen))
+// pathView returns the node's path as a view of its blob: valid until the
+// node's blob is freed (delete or setData), so it is for comparisons and
+// copies made under the lock.
+func (t *Tree) pathView(n *node) string {
+	b := t.blobs.get(n.blob, int(n.pathLen))
 	return unsafe.String(unsafe.SliceData(b), len(b))
+}
+
+// nameView returns the node's name ("" for the root), a view as pathView.
+func (t *Tree) nameView(n *node) string {
+	p := t.pathView(n)
+	return p[strings.LastIndexByte(p, '/')+1:]
 }
 
 // name returns a copy of the node's name.
@@ -76,34 +80,28 @@ func (t *Tree) data(n *node) []byte {
 	case n.dataLen == 0:
 		return emptyData
 	}
-	return t.blobs.get(n.blob, n.blobLen())[n.nameLen:]
+	return t.blobs.get(n.blob, n.blobLen())[n.pathLen:]
 }
 
-// setBlob gives the node a blob holding name and data (nil is null data)
-// and frees its old one.
-func (t *Tree) setBlob(n *node, name string, data []byte) {
+// setBlob gives the node a blob holding path and data (nil is null data)
+// and frees its old one. path may be a view of the old blob.
+func (t *Tree) setBlob(n *node, path string, data []byte) {
 	old, oldLen := n.blob, n.blobLen()
-	n.nameLen = uint32(len(name))
+	var b []byte
+	n.blob, b = t.blobs.alloc(len(path) + len(data))
+	copy(b[copy(b, path):], data)
+	n.pathLen = uint32(len(path))
 	n.dataLen = int32(len(data))
 	if data == nil {
 		n.dataLen = -1
-	}
-	n.blob = 0
-	if size := len(name) + len(data); size > 0 {
-		var b []byte
-		n.blob, b = t.blobs.alloc(size)
-		copy(b[copy(b, name):], data)
 	}
 	if old != 0 {
 		t.blobs.release(old, oldLen)
 	}
 }
 
-// setData replaces the node's data, keeping its name.
-func (t *Tree) setData(n *node, data []byte) {
-	// The name is copied into the new blob before the old one is freed.
-	t.setBlob(n, t.nameView(n), data)
-}
+// setData replaces the node's data, keeping its path.
+func (t *Tree) setData(n *node, data []byte) { t.setBlob(n, t.pathView(n), data) }
 
 func (n *node) persisted() PersistedStat {
 	return PersistedStat{
@@ -142,16 +140,16 @@ func (t *Tree) release(id nodeID) {
 	t.free = append(t.free, id)
 }
 
-// addNode makes a node at path, named name, under pid (0 for the root),
+// addNode makes a node at path under pid (0 for the root),
 // and keeps every index: the parent's child list, the name index, the
 // ephemeral, container and TTL sets, DataBytes. It takes ownership of one
 // reference to acl. The caller has checked that the path is free.
-func (t *Tree) addNode(pid nodeID, path, name string, data []byte, acl uint32, st PersistedStat) nodeID {
+func (t *Tree) addNode(pid nodeID, path string, data []byte, acl uint32, st PersistedStat) nodeID {
 	id := t.alloc()
 	n := t.node(id)
 	*n = node{parent: pid, acl: acl}
 	n.setPersisted(st)
-	t.setBlob(n, name, data)
+	t.setBlob(n, path, data)
 	if pid == 0 {
 		t.root = id
 	} else {
@@ -220,9 +218,7 @@ func (t *Tree) removeNode(id nodeID, path string) {
 		}
 	}
 	t.acls.release(n.acl)
-	if n.blob != 0 {
-		t.blobs.release(n.blob, n.blobLen())
-	}
+	t.blobs.release(n.blob, n.blobLen())
 	t.release(id)
 }
 
@@ -232,52 +228,21 @@ func (t *Tree) lookup(path string) nodeID {
 	return t.index.find(t, path)
 }
 
-// hasPath reports whether node id is at path: its name ends path, and its
-// parent is at what comes before. The ancestors of a node being read are
-// usually in cache, so this costs about the node and its blob.
-func (t *Tree) hasPath(id nodeID, path string) bool {
-	for {
-		n := t.node(id)
-		if n.parent == 0 {
-			return path == "/"
-		}
-		name := t.nameView(n)
-		cut := len(path) - len(name) - 1
-		if cut < 0 || path[cut] != '/' || path[cut+1:] != name {
-			return false
-		}
-		if cut == 0 {
-			return t.node(n.parent).parent == 0 // a child of the root
-		}
-		path, id = path[:cut], n.parent
-	}
-}
-
 // walk calls fn for every node, parents before children, with the node's
-// path in a buffer fn must not keep. It must not change the tree.
-func (t *Tree) walk(fn func(path []byte, id nodeID)) {
+// path (a view fn must not keep). It must not change the tree.
+func (t *Tree) walk(fn func(path string, id nodeID)) {
 	if t.root == 0 {
 		return
 	}
-	path := []byte{'/'}
-	fn(path, t.root)
-	var visit func(id nodeID, at int)
-	visit = func(id nodeID, at int) {
-		for c := t.node(id).child; c != 0; c = t.node(c).next {
-			n := t.node(c)
-			if at > 1 {
-				path = append(path[:at], '/')
-			} else {
-				path = path[:1]
-			}
-			path = append(path, t.nameView(n)...)
-			fn(path, c)
-			if n.child != 0 {
-				visit(c, len(path))
-			}
+	var visit func(id nodeID)
+	visit = func(id nodeID) {
+		n := t.node(id)
+		fn(t.pathView(n), id)
+		for c := n.child; c != 0; c = t.node(c).next {
+			visit(c)
 		}
 	}
-	visit(t.root, 1)
+	visit(t.root)
 }
 
 // pathIndex maps a path to its node: an open-addressed table with linear
@@ -321,7 +286,7 @@ func (x *pathIndex) find(t *Tree, path string) nodeID {
 		if s.id == 0 {
 			return 0
 		}
-		if s.hash == h && t.hasPath(s.id, path) {
+		if s.hash == h && t.pathView(t.node(s.id)) == path {
 			return s.id
 		}
 		if i++; i == len(x.slots) {

@@ -506,7 +506,6 @@ func (d *snapReader) node(t *Tree, acls []snapACLDef, first bool) error {
 		return d.bad("node %q: acl ref %d of %d", path, aclRef, len(acls))
 	}
 	var pid nodeID
-	name := ""
 	switch {
 	case first:
 		if path != "/" {
@@ -515,8 +514,7 @@ func (d *snapReader) node(t *Tree, acls []snapACLDef, first bool) error {
 	case path == "/" || !ValidatePath(path, false):
 		return d.bad("node path %q", path)
 	default:
-		var parentPath string
-		parentPath, name = SplitPath(path)
+		parentPath, _ := SplitPath(path)
 		var ok bool
 		if pid, ok = d.parent(t, parentPath); !ok {
 			return d.bad("node %q before its parent", path)
@@ -531,7 +529,7 @@ func (d *snapReader) node(t *Tree, acls []snapACLDef, first bool) error {
 	} else {
 		t.acls.refs[def.ref]++
 	}
-	id := t.addNode(pid, path, name, data, def.ref, st)
+	id := t.addNode(pid, path, data, def.ref, st)
 	d.ancestors = append(d.ancestors, snapAncestor{path, id})
 	return nil
 }

@@ -52,7 +52,7 @@ func newEmpty() *Tree {
 // sets its read-only ACL with version -1).
 func New() *Tree {
 	t := newEmpty()
-	t.addNode(0, "/", "", []byte{}, t.acls.intern(OpenACLUnsafe), PersistedStat{})
+	t.addNode(0, "/", []byte{}, t.acls.intern(OpenACLUnsafe), PersistedStat{})
 	t.addSystemNode("/zookeeper", OpenACLUnsafe)
 	t.addSystemNode("/zookeeper/quota", OpenACLUnsafe)
 	t.addSystemNode("/zookeeper/config", ReadACLUnsafe)
@@ -85,8 +85,8 @@ func nodeSize(path string, data []byte) int64 {
 // addSystemNode adds one of the nodes a fresh ZooKeeper has, with empty,
 // not null, data.
 func (t *Tree) addSystemNode(path string, acl []jute.ACL) {
-	parentPath, name := SplitPath(path)
-	t.addNode(t.lookup(parentPath), path, name, []byte{}, t.acls.intern(acl), PersistedStat{})
+	parentPath, _ := SplitPath(path)
+	t.addNode(t.lookup(parentPath), path, []byte{}, t.acls.intern(acl), PersistedStat{})
 }
 
 // LastZxid is the zxid of the last transaction applied.
@@ -301,7 +301,7 @@ func (t *Tree) applyCreate(x *Txn, ev []Event) (jute.Err, jute.Stat, []Event) {
 	if x.Path == "/" || !ValidatePath(x.Path, false) {
 		return jute.ErrBadArguments, jute.Stat{}, ev
 	}
-	parentPath, name := SplitPath(x.Path)
+	parentPath, _ := SplitPath(x.Path)
 	pid := t.lookup(parentPath)
 	if pid == 0 {
 		return jute.ErrNoNode, jute.Stat{}, ev
@@ -315,7 +315,7 @@ func (t *Tree) applyCreate(x *Txn, ev []Event) (jute.Err, jute.Stat, []Event) {
 		}
 		return jute.ErrNodeExists, jute.Stat{}, ev
 	}
-	id := t.addNode(pid, x.Path, name, x.Data, t.acls.intern(x.ACL), PersistedStat{
+	id := t.addNode(pid, x.Path, x.Data, t.acls.intern(x.ACL), PersistedStat{
 		Czxid: x.Zxid, Mzxid: x.Zxid, Pzxid: x.Zxid,
 		Ctime: x.Time, Mtime: x.Time, Owner: x.Owner,
 	})

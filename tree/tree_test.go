@@ -88,11 +88,11 @@ func checkInvariants(t *testing.T, tr *Tree) {
 	for _, id := range paths {
 		n := tr.node(id)
 		switch k := n.blobLen(); {
-		case k == 0 && n.blob != 0:
-			t.Fatalf("node %d: empty blob with ref %#x", id, n.blob)
+		case n.blob == 0 || k == 0:
+			t.Fatalf("node %d: blob %#x of %d bytes", id, n.blob, k)
 		case k > blobSmallMax:
 			blobBytes += int64(k)
-		case k > 0:
+		default:
 			_, c := blobClass(k)
 			blobBytes += int64(c)
 		}
