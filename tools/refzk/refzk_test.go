@@ -12,7 +12,10 @@ import (
 )
 
 const (
-	testCliTimeout  = 30 * time.Second
+	// A zkCli run is a JVM start, the commands and a session close; with
+	// the parallel tests' servers and other packages' tests sharing two
+	// cores, 30 s was once not enough (Created printed, quit unfinished).
+	testCliTimeout  = 90 * time.Second
 	testProbeTimout = 2 * time.Second
 )
 
