@@ -27,6 +27,7 @@ import (
 //	bit 9  Sync          u8 (1 DIFF, 2 TRUNC, 3 SNAP)
 //	bit 10 Snapshot      zxid:uv len:uv bytes
 //	bit 11 Entries       count:uv (zxid:uv len:uv bytes)*
+//	bit 12 Last          uv
 //
 // A field is present iff it is not zero (an empty slice counts as zero), so
 // every message has one encoding. DecodeMessage rejects unknown types and
@@ -50,6 +51,7 @@ const (
 	fSync
 	fSnapshot
 	fEntries
+	fLast
 	fAll = 1<<iota - 1
 )
 
@@ -73,6 +75,7 @@ func AppendMessage(b []byte, m *Message) []byte {
 	set(fSync, m.Sync != 0)
 	set(fSnapshot, m.Snapshot != nil)
 	set(fEntries, len(m.Entries) > 0)
+	set(fLast, m.Last != 0)
 
 	b = append(b, byte(m.Type))
 	b = binary.AppendUvarint(b, uint64(m.From))
@@ -122,6 +125,9 @@ func AppendMessage(b []byte, m *Message) []byte {
 			b = binary.AppendUvarint(b, uint64(len(e.Data)))
 			b = append(b, e.Data...)
 		}
+	}
+	if mask&fLast != 0 {
+		b = binary.AppendUvarint(b, uint64(m.Last))
 	}
 	return b
 }
@@ -269,6 +275,11 @@ func DecodeMessage(b []byte) (Message, error) {
 		for range n {
 			z := Zxid(d.uvarint())
 			m.Entries = append(m.Entries, Entry{Zxid: z, Data: d.bytes()})
+		}
+	}
+	if mask&fLast != 0 {
+		if m.Last = Zxid(d.uvarint()); m.Last == 0 {
+			d.fail("zero last")
 		}
 	}
 	if d.err == nil && len(d.b) > 0 {

@@ -15,7 +15,8 @@ import (
 //
 //	disk id=N [accepted=E leader=N current=E] [snap=E.C] [entries=E.A-E.B,...]
 //	                  set a server's disk before start
-//	start n=N         create N servers from their disks
+//	start n=N [chunk=K]  create N servers from their disks; sync sends
+//	                  at most K entries per message
 //	stabilize         run Readys and deliver messages until quiet
 //	tick [n=K] [quiet | show=TYPE,...]
 //	                  K ticks, each followed by stabilize; quiet prints the
@@ -74,6 +75,12 @@ func TestScenarios(t *testing.T) {
 				var n int
 				d.ScanArgs(t, "n", &n)
 				c = newCluster(t, n, disks)
+				if d.HasArg("chunk") {
+					d.ScanArgs(t, "chunk", &c.chunk)
+					for _, n := range c.nodes {
+						n.syncChunkEntries = c.chunk
+					}
+				}
 				c.drop = func(m Message) bool { return isolated[m.From] || isolated[m.To] }
 				return out()
 			case "stabilize":

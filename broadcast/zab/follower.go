@@ -137,11 +137,13 @@ func (n *Node) stepNewLeader(m Message) {
 		}
 	}
 	n.log.append(m.Entries...)
-	// The current epoch is persisted with the last of these entries, and
-	// ACKNEWLEADER leaves after both (Ready).
+	// The rest of the leader's history follows as PROPOSALs (phase
+	// broadcast takes them). The current epoch is persisted with the last
+	// entry of that history, and ACKNEWLEADER leaves after both (Ready).
 	n.phase = PhaseBroadcast
-	n.newLeaderLast, n.ackNewLeaderPending = n.log.last(), true
-	n.pendingCurrent, n.pendingCurrentAt = m.Epoch, n.log.last()
+	last := max(m.Last, n.log.last())
+	n.newLeaderLast, n.ackNewLeaderPending = last, true
+	n.pendingCurrent, n.pendingCurrentAt = m.Epoch, last
 }
 
 func (n *Node) advanceCommit(c Zxid) {

@@ -20,6 +20,7 @@ type cluster struct {
 	drop    func(Message) bool
 	down    map[ID]bool
 	noTrace bool
+	chunk   int // syncChunkEntries, if set
 }
 
 type diskSnaps struct{ d *simDisk }
@@ -59,6 +60,9 @@ func (c *cluster) start(id ID) {
 	})
 	if err != nil {
 		c.t.Fatal(err)
+	}
+	if c.chunk > 0 {
+		n.syncChunkEntries = c.chunk
 	}
 	c.nodes[id] = n
 	c.applied[id] = nil

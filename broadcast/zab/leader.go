@@ -193,9 +193,37 @@ func (n *Node) syncFollower(id ID, p *progress) {
 	default:
 		m.Sync, m.Zxid = SyncDiff, c
 	}
-	m.Entries = n.log.after(m.Zxid)
+	// NEWLEADER carries the first chunk; PROPOSALs, which the follower
+	// takes once NEWLEADER is in, the rest, so no message is unbounded.
+	es := n.log.after(m.Zxid)
+	m.Last = n.log.last()
+	m.Entries, es = n.chunk(es)
 	p.synced, p.ackedNewLeader, p.match = true, false, 0
 	n.send(m, true)
+	prev := m.Zxid
+	if len(m.Entries) > 0 {
+		prev = m.Entries[len(m.Entries)-1].Zxid
+	}
+	for len(es) > 0 {
+		var c []Entry
+		c, es = n.chunk(es)
+		n.send(Message{Type: MsgProposal, To: id, Epoch: n.epoch, Zxid: prev, Entries: c}, true)
+		prev = c[len(c)-1].Zxid
+	}
+}
+
+// chunk splits off up to syncChunkEntries entries or readyBytesMax bytes
+// (at least one entry).
+func (n *Node) chunk(es []Entry) (first, rest []Entry) {
+	j, bytes := 0, 0
+	for j < len(es) && j < n.syncChunkEntries {
+		bytes += len(es[j].Data)
+		if j > 0 && bytes > readyBytesMax {
+			break
+		}
+		j++
+	}
+	return es[:j:j], es[j:]
 }
 
 // maybeEstablish ends sync once a quorum, the leader included, acked

@@ -17,6 +17,9 @@ const (
 	// proposalsPendingMax bounds the entries proposed but not yet handed to
 	// the driver; Propose refuses more (ErrProposalsFull) until a Ready.
 	proposalsPendingMax = 4 * readyEntriesMax
+	// syncChunkEntriesMax bounds the entries of one NEWLEADER or PROPOSAL
+	// sent while syncing a follower (and readyBytesMax their bytes).
+	syncChunkEntriesMax = readyEntriesMax
 	// epochEndsMax bounds the epoch ends a follower reports in ACKEPOCH.
 	// Fewer ends only make the common point older (more to send, or SNAP).
 	epochEndsMax = 64
@@ -166,6 +169,8 @@ type Node struct {
 	msgs, msgsAfter []Message
 	afterTo         map[ID]bool
 	inflight        bool
+
+	syncChunkEntries int // syncChunkEntriesMax; tests make it small
 }
 
 // NewNode creates a Node from cfg. It starts looking for a leader.
@@ -212,6 +217,8 @@ func NewNode(cfg Config) (*Node, error) {
 		commit:        cfg.Applied,
 		applied:       cfg.Applied,
 		afterTo:       map[ID]bool{},
+
+		syncChunkEntries: syncChunkEntriesMax,
 	}
 	n.becomeLooking()
 	return n, nil

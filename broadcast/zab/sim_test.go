@@ -191,6 +191,9 @@ func (s *sim) start(sn *simNode) {
 	if err != nil {
 		s.fatalf("restart %v: %v", sn.id, err)
 	}
+	if s.rng.IntN(2) == 0 {
+		node.syncChunkEntries = 1 + s.rng.IntN(8) // sync in many messages
+	}
 	sn.node, sn.up, sn.pending, sn.established = node, true, nil, false
 	sn.incarnation++
 	sn.applied = decodeApplied(d.snap.Data)

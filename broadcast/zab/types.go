@@ -178,7 +178,9 @@ const (
 	// its log (ascending), Commit = its log start (snapshot zxid).
 	MsgAckEpoch
 	// MsgNewLeader (sync, leader → follower): Epoch, Sync, Zxid = the point
-	// the follower's log is cut after (DIFF/TRUNC) or Snapshot, then Entries.
+	// the follower's log is cut after (DIFF/TRUNC) or Snapshot, then Entries,
+	// Last = the leader's last zxid: the entries up to it that did not fit
+	// follow as PROPOSALs.
 	MsgNewLeader
 	// MsgAckNewLeader (sync, follower → leader): Epoch, Zxid = the last
 	// zxid it now holds durably.
@@ -234,6 +236,7 @@ type Message struct {
 	CurrentEpoch Epoch
 	Zxid         Zxid
 	Commit       Zxid
+	Last         Zxid
 	Zxids        []Zxid
 	Sync         SyncKind
 	Snapshot     *Snapshot
@@ -252,7 +255,7 @@ func (m Message) String() string {
 	case MsgAckEpoch:
 		return s + fmt.Sprintf(" epoch=%v current=%v last=%v start=%v ends=%v", m.Epoch, m.CurrentEpoch, m.Zxid, m.Commit, m.Zxids)
 	case MsgNewLeader:
-		s += fmt.Sprintf(" epoch=%v %v after=%v", m.Epoch, m.Sync, m.Zxid)
+		s += fmt.Sprintf(" epoch=%v %v after=%v last=%v", m.Epoch, m.Sync, m.Zxid, m.Last)
 		if m.Snapshot != nil {
 			s += fmt.Sprintf(" snap=%v", m.Snapshot.Zxid)
 		}
