@@ -77,7 +77,10 @@
 // finds, per follower, the newest zxid both logs hold and sends NEWLEADER:
 // DIFF (append), TRUNC (cut the follower's extra entries, then append) or
 // SNAP (a snapshot, when that point is before the leader's log start),
-// with all of its entries after that point. Followers persist the entries
+// then all of its entries after that point: the first syncChunkEntriesMax
+// in NEWLEADER, the rest in PROPOSALs right behind it on the same link, so
+// no message is unbounded; NEWLEADER names the leader's last zxid, the end
+// of the history the follower must hold before it acknowledges. Followers persist the entries
 // and then the new current epoch, then ACKNEWLEADER. When a quorum, the
 // leader included, holds that history durably the leader is established,
 // commits its whole initial history and sends UPTODATE.
@@ -109,7 +112,9 @@
 //   - Every queue is bounded: at most readyEntriesMax entries and
 //     readyBytesMax bytes per Ready, committedMax committed entries per
 //     Ready, proposalsPendingMax proposals not yet handed out (Propose then
-//     fails with ErrProposalsFull), epochEndsMax epoch ends per ACKEPOCH.
+//     fails with ErrProposalsFull), epochEndsMax epoch ends per ACKEPOCH,
+//     syncChunkEntriesMax entries and about readyBytesMax bytes per sync
+//     message.
 //
 // Broken invariants panic (assert); errors are for callers.
 //
