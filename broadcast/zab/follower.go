@@ -56,10 +56,13 @@ func (n *Node) stepFollower(m Message) {
 			n.phase = PhaseSync
 			// Persisted before ACKEPOCH leaves (MessagesAfterPersist): the
 			// promise not to follow an older epoch must survive a crash.
+			// Commit is a point the leader surely holds too (it is
+			// committed), so the sync point is never below what we
+			// applied.
 			n.hs.AcceptedEpoch, n.hs.AcceptedLeader = m.Epoch, m.From
 			n.send(Message{
 				Type: MsgAckEpoch, To: m.From, Epoch: m.Epoch, CurrentEpoch: n.hs.CurrentEpoch,
-				Zxid: n.log.last(), Commit: n.log.start, Zxids: n.log.epochEnds(epochEndsMax),
+				Zxid: n.log.last(), Commit: max(n.commit, n.log.start), Zxids: n.log.epochEnds(epochEndsMax),
 			}, true)
 		} else {
 			n.logEvent("refused epoch %v from %v (accepted %v)", m.Epoch, m.From, n.hs)

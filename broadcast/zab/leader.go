@@ -97,7 +97,7 @@ func (n *Node) stepLeader(m Message) {
 			n.becomeLooking()
 			return
 		}
-		p.ackedEpoch, p.last, p.start, p.ends = true, m.Zxid, m.Commit, m.Zxids
+		p.ackedEpoch, p.last, p.committed, p.ends = true, m.Zxid, m.Commit, m.Zxids
 		if n.phase == PhaseDiscovery {
 			n.maybeStartSync()
 		} else {
@@ -175,7 +175,7 @@ func (n *Node) syncFollower(id ID, p *progress) {
 	// this one gets them inside NEWLEADER.
 	n.flushProposals()
 	m := Message{Type: MsgNewLeader, To: id, Epoch: n.epoch}
-	c := n.log.commonPoint(p.start, p.ends)
+	c := n.log.commonPoint(p.committed, p.ends)
 	switch {
 	case c < n.log.start:
 		if n.snaps == nil {

@@ -174,14 +174,14 @@ func (l *zlog) epochEnds(n int) []Zxid {
 }
 
 // commonPoint is the newest zxid that both this log and a follower's hold,
-// given the follower's log start and epoch ends. A log that holds zxid z
+// given the follower's commit point (or log start) and epoch ends. A log that holds zxid z
 // holds the one history that leads to z (one leader per epoch; a follower
 // takes epoch e's proposals only after syncing to its leader's history, and
 // only ever loses a suffix), so within an epoch two logs agree up to the
-// smaller of their ends; and the follower's start is committed, so the
-// leader holds it.
-func (l *zlog) commonPoint(fStart Zxid, fEnds []Zxid) Zxid {
-	c := min(fStart, l.last())
+// smaller of their ends; and the follower's commit point is committed, so
+// the leader holds it.
+func (l *zlog) commonPoint(fCommit Zxid, fEnds []Zxid) Zxid {
+	c := min(fCommit, l.last())
 	for _, f := range fEnds {
 		if z, ok := l.lastInEpoch(f.Epoch()); ok {
 			c = max(c, min(f, z))

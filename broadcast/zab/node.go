@@ -108,7 +108,7 @@ type progress struct {
 	acceptedEpoch  Epoch
 	ackedEpoch     bool // ACKEPOCH received
 	last           Zxid
-	start          Zxid
+	committed      Zxid // its commit point (or log start)
 	ends           []Zxid
 	synced         bool // NEWLEADER sent: it gets proposals and commits
 	ackedNewLeader bool

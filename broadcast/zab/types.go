@@ -175,7 +175,7 @@ const (
 	MsgNewEpoch
 	// MsgAckEpoch (discovery, follower → leader): Epoch = the epoch acked,
 	// CurrentEpoch, Zxid = last zxid, Zxids = the last zxid of each epoch in
-	// its log (ascending), Commit = its log start (snapshot zxid).
+	// its log (ascending), Commit = its commit point (at least its log start).
 	MsgAckEpoch
 	// MsgNewLeader (sync, leader → follower): Epoch, Sync, Zxid = the point
 	// the follower's log is cut after (DIFF/TRUNC) or Snapshot, then Entries,
@@ -253,7 +253,7 @@ func (m Message) String() string {
 	case MsgNewEpoch:
 		return s + fmt.Sprintf(" epoch=%v established=%v", m.Epoch, m.Established)
 	case MsgAckEpoch:
-		return s + fmt.Sprintf(" epoch=%v current=%v last=%v start=%v ends=%v", m.Epoch, m.CurrentEpoch, m.Zxid, m.Commit, m.Zxids)
+		return s + fmt.Sprintf(" epoch=%v current=%v last=%v commit=%v ends=%v", m.Epoch, m.CurrentEpoch, m.Zxid, m.Commit, m.Zxids)
 	case MsgNewLeader:
 		s += fmt.Sprintf(" epoch=%v %v after=%v last=%v", m.Epoch, m.Sync, m.Zxid, m.Last)
 		if m.Snapshot != nil {
