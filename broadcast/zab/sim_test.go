@@ -428,6 +428,11 @@ func (s *sim) checkLeaders() {
 			continue
 		}
 		st := sn.node.Status()
+		if st.Applied > st.Commit || st.Commit > st.LastZxid || st.Stable > st.LastZxid || st.LogStart > st.LastZxid ||
+			st.HardState.CurrentEpoch > st.HardState.AcceptedEpoch || sn.disk.hs.CurrentEpoch > sn.disk.hs.AcceptedEpoch ||
+			st.LastZxid.Epoch() > st.HardState.AcceptedEpoch {
+			s.fatalf("%v: inconsistent status %+v, disk %v", sn.id, st, sn.disk.hs)
+		}
 		est := st.State == Leading && st.Established
 		if est && !sn.established {
 			who := fmt.Sprintf("%v/%d", sn.id, sn.incarnation)
