@@ -3,7 +3,7 @@ GO      ?= go
 PKGS    := ./...
 FUZZTIME ?= 30s
 
-.PHONY: build run test test-short vet fuzz bench bench-table bench-go crash difftest-long clean
+.PHONY: build run test test-short vet fuzz bench bench-table bench-go crash difftest-long sim clean
 
 build:
 	$(GO) build -o bin/zkd ./cmd/zkd
@@ -37,6 +37,12 @@ fuzz:
 # Long campaigns (not part of test).
 crash:
 	$(GO) test -count=1 -run TestCrashRecovery -timeout 60m ./cmd/zkd/ -args -crash.rounds=300
+
+# The Zab simulation over many seeds (about 3 minutes per 1,000 seeds on
+# 2 cores); rerun one failure with -zab.n=N -zab.seed=S as it prints.
+SIMSEEDS ?= 1000
+sim:
+	$(GO) test -count=1 -run TestSimulation -timeout 2h ./broadcast/zab/ -args -zab.seeds=$(SIMSEEDS) -zab.seed0=$$(date +%s)
 
 difftest-long:
 	$(GO) test -count=1 -timeout 60m ./tools/difftest/ -args -difftest.seeds=20000
