@@ -239,10 +239,14 @@ func (p *Pipeline) applyLoop() {
 			// answer it like its neighbours.
 			err = ErrFenced
 		}
-		p.sm.Apply(b.txns, b.reqs, err)
 		if err != nil {
+			// Before the answers go out: a client that retries on the
+			// error must find Run resyncing, not preparing its retry
+			// behind the fence again.
 			p.failed.Store(true)
-		} else {
+		}
+		p.sm.Apply(b.txns, b.reqs, err)
+		if err == nil {
 			p.applied.Store(max(p.applied.Load(), b.last))
 		}
 		b.pending = nil
