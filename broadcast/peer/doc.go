@@ -74,8 +74,9 @@
 // 256 KiB (more transiently for a big message) and a 64 KiB read buffer.
 // Goroutines: one accept loop, per peer a writer and a watcher on its
 // outbound connection, one reader per inbound connection. With 13
-// servers, 24 connections per server. Loopback throughput is bound by the
-// encoding copy and syscalls, far above what fsync-bound Zab needs.
+// servers, 24 connections per server. On loopback (BenchmarkLink, 2
+// cores) one link carries about a million small messages per second, or
+// about 1 GB/s of 64 KiB entries: far above what fsync-bound Zab needs.
 //
 // # Tests
 //
@@ -85,7 +86,8 @@
 // only at breaks, sends bad handshakes, oversized and garbage frames next
 // to a healthy link, and checks that Send never blocks on a dead or stuck
 // peer. wire_test.go fuzzes the handshake decoder and the frame reader
-// (FuzzHandshake, FuzzFrameReader).
+// (FuzzHandshake, FuzzFrameReader; seeds in testdata/fuzz). Every test
+// checks that no goroutine outlives it.
 //
 // # Designs not taken
 //

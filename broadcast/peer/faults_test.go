@@ -283,8 +283,9 @@ func TestStuckPeer(t *testing.T) {
 	}()
 
 	cfg := testConfig(t)
-	cfg.ID, cfg.Listen, cfg.SendQueueMax = 1, lns[0].Addr().String(), 16
-	cfg.WriteTimeout = 200 * time.Millisecond
+	// A queue that never fills: the link must break on the write deadline.
+	cfg.ID, cfg.Listen, cfg.SendQueueMax = 1, lns[0].Addr().String(), 100000
+	cfg.WriteTimeout = time.Second
 	cfg.Peers = map[zab.ID]string{2: stuck.Addr().String()}
 	tr, err := New(cfg)
 	if err != nil {
@@ -293,6 +294,7 @@ func TestStuckPeer(t *testing.T) {
 	if err := tr.startWith(lns[0]); err != nil {
 		t.Fatal(err)
 	}
+	defer tr.Stop() // before the fake peer's cleanup, on every path
 	waitFor(t, 5*time.Second, "link to the stuck peer", func() bool { return tr.Stats().Peers[2].Connected })
 	var slowest time.Duration
 	deadline := time.Now().Add(10 * time.Second)
@@ -307,11 +309,12 @@ func TestStuckPeer(t *testing.T) {
 		}
 		seq++
 		start := time.Now()
-		tr.Send(msg(1, 2, seq, 256<<10))
+		tr.Send(msg(1, 2, seq, 64<<10))
 		slowest = max(slowest, time.Since(start))
-		time.Sleep(time.Millisecond)
+		time.Sleep(5 * time.Millisecond) // fills the socket buffers in about a second
 	}
-	if slowest > 100*time.Millisecond {
+	// The writer sat in a write for WriteTimeout; no Send waited for it.
+	if slowest > 300*time.Millisecond {
 		t.Fatalf("a Send took %v", slowest)
 	}
 	start := time.Now()

@@ -156,11 +156,15 @@ func (p *peer) run() {
 // its upper half, so servers that lost each other together do not redial
 // in lockstep.
 func (p *peer) backoff(rng *rand.Rand, failures int) time.Duration {
-	lo, hi := p.t.cfg.DialBackoffMin, p.t.cfg.DialBackoffMax
-	d := hi
-	if failures < backoffShiftMax && lo<<failures < hi && lo<<failures > 0 {
-		d = lo << failures
+	d, hi := p.t.cfg.DialBackoffMin, p.t.cfg.DialBackoffMax
+	for i := 0; i < failures && d < hi; i++ {
+		if d > hi/2 {
+			d = hi // and doubling cannot overflow
+			break
+		}
+		d *= 2
 	}
+	d = min(d, hi)
 	return d/2 + time.Duration(rng.Int64N(int64(d/2)+1))
 }
 

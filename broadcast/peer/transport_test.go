@@ -42,11 +42,11 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
-func testConfig(t *testing.T) Config {
+func testConfig(t testing.TB) Config {
 	return Config{
 		DialBackoffMin:   5 * time.Millisecond,
 		DialBackoffMax:   50 * time.Millisecond,
@@ -58,7 +58,7 @@ func testConfig(t *testing.T) Config {
 
 // listeners opens n listeners on loopback so every port is known before
 // any transport is made.
-func listeners(t *testing.T, n int) []net.Listener {
+func listeners(t testing.TB, n int) []net.Listener {
 	lns := make([]net.Listener, n)
 	for i := range lns {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -80,7 +80,7 @@ func deadAddr(t *testing.T) string {
 
 // ensemble starts n transports with ids 1..n on loopback (index i is id
 // i+1), configured by cfg plus tweak, and stops them at cleanup.
-func ensemble(t *testing.T, n int, tweak func(*Config)) []*Transport {
+func ensemble(t testing.TB, n int, tweak func(*Config)) []*Transport {
 	lns := listeners(t, n)
 	ts := make([]*Transport, n)
 	for i := range ts {

@@ -6,7 +6,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"testing"
+	"time"
 
 	"zkd/broadcast/zab"
 )
@@ -174,4 +176,27 @@ func FuzzFrameReader(f *testing.F) {
 			fr.release()
 		}
 	})
+}
+
+func TestBackoff(t *testing.T) {
+	tr, err := New(Config{ID: 1, Listen: "127.0.0.1:0", Peers: map[zab.ID]string{2: "127.0.0.1:1"},
+		DialBackoffMin: 10 * time.Millisecond, DialBackoffMax: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := tr.peers[2]
+	rng := rand.New(rand.NewPCG(1, 2))
+	for failures := range 70 {
+		want := min(10*time.Millisecond<<min(failures, 20), time.Second)
+		for range 20 {
+			if d := p.backoff(rng, failures); d < want/2 || d > want {
+				t.Fatalf("failures=%d: backoff %v outside [%v, %v]", failures, d, want/2, want)
+			}
+		}
+	}
+	huge := &peer{id: 2}
+	huge.t = &Transport{cfg: Config{DialBackoffMin: time.Duration(1) << 61, DialBackoffMax: time.Duration(1)<<62 + 1}}
+	if d := huge.backoff(rng, 60); d <= 0 || d > huge.t.cfg.DialBackoffMax {
+		t.Fatalf("huge backoff %v", d)
+	}
 }
