@@ -54,6 +54,38 @@ func TestRestart(t *testing.T) {
 	if st := ts[0].Stats().Peers[2]; st.Reconnects < 1 {
 		t.Fatalf("no reconnect: %+v", st)
 	}
+
+	// Now the sender restarts, mid-stream, and the new one carries on the
+	// numbering: s2 sees one increasing stream from s1 with one gap at most.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for seq := uint64(341); seq <= 1000; seq++ {
+			ts[0].Send(msg(1, 2, seq, 0))
+			if seq%20 == 0 {
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}()
+	time.Sleep(5 * time.Millisecond)
+	cfg1 := ts[0].cfg
+	ts[0].Stop()
+	<-done
+	s1, err := New(cfg1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "s1's port free again", func() bool { return s1.Start() == nil })
+	t.Cleanup(s1.Stop)
+	waitFor(t, 10*time.Second, "new s1->s2 up", func() bool { return s1.Stats().Peers[2].Connected })
+	for seq := uint64(2001); seq <= 2040; seq++ {
+		s1.Send(msg(1, 2, seq, 0))
+	}
+	waitFor(t, 10*time.Second, "the new s1's stream at s2", func() bool { return c2.last(1) == 2040 })
+	seqs = c2.get(1)
+	if g := gaps(t, "s2 from old and new s1", seqs); g > 2 {
+		t.Fatalf("%d gaps: one at s2's restart, one at s1's, no more", g)
+	}
 }
 
 // rawPeer dials tr as a hand-made peer.
