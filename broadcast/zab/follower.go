@@ -34,6 +34,12 @@ func (n *Node) tickFollower() {
 		n.becomeLooking()
 		return
 	}
+	if n.phase == PhaseDiscovery && n.phaseElapsed%(2*n.hbTks) == 0 {
+		// FOLLOWERINFO may have reached the leader before it finished its
+		// own election (and was dropped there): say it again until
+		// NEWEPOCH comes, rather than wait out InitTicks.
+		n.send(Message{Type: MsgFollowerInfo, To: n.leader, Epoch: n.hs.AcceptedEpoch, Zxid: n.log.last()}, false)
+	}
 	if n.phase == PhaseBroadcast && n.heardElapsed >= n.syncTicks {
 		n.logEvent("lost leader %v", n.leader)
 		n.becomeLooking()

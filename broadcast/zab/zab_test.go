@@ -580,3 +580,60 @@ func TestCounterExhaustedStartsElection(t *testing.T) {
 		t.Fatalf("after a new election: %v %v (%+v)", z, err, n.Status())
 	}
 }
+
+// TestFollowerInfoResent: a follower that decided before its leader did
+// sends FOLLOWERINFO to a server still looking, which drops it; the
+// follower says it again, so discovery completes well before InitTicks
+// (found by broadcast/replica's loopback test, where it stalled every
+// round until InitTicks ran out).
+func TestFollowerInfoResent(t *testing.T) {
+	cfg := func(id ID) Config {
+		return Config{ID: id, Peers: []ID{1, 2, 3}, ElectionTicks: 10, InitTicks: 50, SyncTicks: 20, HeartbeatTicks: 2}
+	}
+	f, err := NewNode(cfg(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := NewNode(cfg(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.becomeFollower(2)
+	rd := f.Ready()
+	if !slices.ContainsFunc(rd.Messages, func(m Message) bool { return m.Type == MsgFollowerInfo }) {
+		t.Fatalf("follower's first Ready: %+v", rd)
+	} // all dropped: the leader is still looking
+	f.Advance()
+	l.becomeLeader()
+	nodes := map[ID]*Node{1: f, 2: l}
+	for tick := range 40 {
+		for range 10 { // deliver until quiet
+			var out []Message
+			for _, n := range nodes {
+				if n.HasReady() {
+					rd := n.Ready()
+					out = append(out, rd.Messages...)
+					out = append(out, rd.MessagesAfterPersist...)
+					n.Advance()
+				}
+			}
+			if len(out) == 0 {
+				break
+			}
+			for _, m := range out {
+				if dst := nodes[m.To]; dst != nil {
+					dst.Step(m)
+				}
+			}
+		}
+		if l.Status().Established {
+			if tick >= 20 {
+				t.Fatalf("established only after %d ticks", tick)
+			}
+			return
+		}
+		f.Tick()
+		l.Tick()
+	}
+	t.Fatalf("leader not established: %+v; follower %+v", l.Status(), f.Status())
+}
