@@ -1,0 +1,193 @@
+package replica
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"zkd/broadcast/peer"
+	"zkd/broadcast/zab"
+)
+
+// Storage makes what a zab.Ready asks durable. Persist is called from the
+// replica's loop goroutine only, one Ready at a time, and must return only
+// once everything in it is durable: the snapshot (which replaces the whole
+// log), the truncation, the entries, then the hard state, in that order
+// (a crash in between must leave a prefix of that order).
+type Storage interface {
+	Persist(rd *zab.Ready) error
+}
+
+// StateMachine receives what the ensemble committed, from the replica's
+// loop goroutine, in zxid order, each entry once per replica incarnation.
+type StateMachine interface {
+	// Restore replaces the state with a snapshot (a leader's SNAP).
+	Restore(s zab.Snapshot) error
+	// Apply applies committed entries.
+	Apply(entries []zab.Entry)
+}
+
+// Config starts a Replica.
+type Config struct {
+	// Zab configures the core; restart state (HardState, LogStart,
+	// Entries, Applied) comes from what Storage persisted.
+	Zab zab.Config
+	// Peer configures the transport; Peer.ID must equal Zab.ID.
+	Peer peer.Config
+	// Tick is the duration of one core tick (ZooKeeper's tickTime, or a
+	// fraction of it: the core counts its timeouts in ticks).
+	Tick    time.Duration
+	Storage Storage
+	SM      StateMachine
+	Logger  *slog.Logger
+}
+
+// ErrStopped answers calls made after Stop.
+var ErrStopped = errors.New("replica: stopped")
+
+// Replica runs one server's Zab core with real time, sockets and storage.
+type Replica struct {
+	cfg       Config
+	node      *zab.Node
+	transport *peer.Transport
+	log       *slog.Logger
+
+	calls chan func()
+	stop  chan struct{}
+	done  chan struct{}
+	once  sync.Once
+	err   error // the loop's fatal error, set before done closes
+}
+
+// Start creates the core and the transport and runs the loop.
+func Start(cfg Config) (*Replica, error) {
+	if cfg.Tick <= 0 || cfg.Storage == nil || cfg.SM == nil {
+		return nil, fmt.Errorf("replica: Tick, Storage and SM are required")
+	}
+	if cfg.Peer.ID != cfg.Zab.ID {
+		return nil, fmt.Errorf("replica: peer id %v is not zab id %v", cfg.Peer.ID, cfg.Zab.ID)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	node, err := zab.NewNode(cfg.Zab)
+	if err != nil {
+		return nil, err
+	}
+	tr, err := peer.New(cfg.Peer.WithDefaults())
+	if err != nil {
+		return nil, err
+	}
+	if err := tr.Start(); err != nil {
+		return nil, err
+	}
+	r := &Replica{
+		cfg: cfg, node: node, transport: tr, log: cfg.Logger.With("server", cfg.Zab.ID),
+		calls: make(chan func()), stop: make(chan struct{}), done: make(chan struct{}),
+	}
+	go r.loop()
+	return r, nil
+}
+
+// loop is the only goroutine that touches the core.
+func (r *Replica) loop() {
+	defer close(r.done)
+	defer r.transport.Stop()
+	tick := time.NewTicker(r.cfg.Tick)
+	defer tick.Stop()
+	recv := r.transport.Recv()
+	for {
+		select {
+		case <-r.stop:
+			return
+		case <-tick.C:
+			r.node.Tick()
+		case m, ok := <-recv:
+			if !ok {
+				r.err = errors.New("replica: transport closed")
+				return
+			}
+			// Out-of-context messages are the core's to drop; an error
+			// here is a message it could not use, not a failure.
+			_ = r.node.Step(m)
+		case f := <-r.calls:
+			f()
+		}
+		if err := r.handleReady(); err != nil {
+			r.err = err
+			r.log.Error("replica stopped", "err", err)
+			return
+		}
+	}
+}
+
+// handleReady runs the driver's side of the core's contract for every
+// Ready the core has.
+func (r *Replica) handleReady() error {
+	for r.node.HasReady() {
+		rd := r.node.Ready()
+		for _, m := range rd.Messages {
+			r.transport.Send(m)
+		}
+		if err := r.cfg.Storage.Persist(&rd); err != nil {
+			// Nothing of this Ready may be acknowledged or applied: the
+			// core cannot be told to forget it, so the replica stops.
+			return fmt.Errorf("replica: persist: %w", err)
+		}
+		for _, m := range rd.MessagesAfterPersist {
+			r.transport.Send(m)
+		}
+		if rd.Snapshot != nil {
+			if err := r.cfg.SM.Restore(*rd.Snapshot); err != nil {
+				return fmt.Errorf("replica: restore: %w", err)
+			}
+		}
+		if len(rd.Committed) > 0 {
+			r.cfg.SM.Apply(rd.Committed)
+		}
+		r.node.Advance()
+	}
+	return nil
+}
+
+// call runs f on the loop goroutine and waits for it.
+func (r *Replica) call(f func()) error {
+	ran := make(chan struct{})
+	select {
+	case r.calls <- func() { f(); close(ran) }:
+	case <-r.done:
+		return ErrStopped
+	}
+	select {
+	case <-ran:
+		return nil
+	case <-r.done:
+		return ErrStopped
+	}
+}
+
+// Propose offers data as the next entry; it fails unless this replica is
+// the established leader. The entry is committed when a quorum has it on
+// disk, and then reaches every replica's StateMachine.
+func (r *Replica) Propose(data []byte) (z zab.Zxid, err error) {
+	if cerr := r.call(func() { z, err = r.node.Propose(data) }); cerr != nil {
+		return 0, cerr
+	}
+	return z, err
+}
+
+// Status returns the core's status.
+func (r *Replica) Status() (s zab.Status, err error) {
+	err = r.call(func() { s = r.node.Status() })
+	return s, err
+}
+
+// Stop ends the loop and closes the transport; it returns the loop's
+// fatal error, if it had one.
+func (r *Replica) Stop() error {
+	r.once.Do(func() { close(r.stop) })
+	<-r.done
+	return r.err
+}
