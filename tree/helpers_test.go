@@ -116,7 +116,7 @@ func mCheck(path string, version int32) jute.MultiOp {
 }
 
 // allPaths maps every node's path to its id, found by walking the child
-// lists (not through the name index).
+// lists (not through the path index).
 func allPaths(tr *Tree) map[string]nodeID {
 	out := make(map[string]nodeID)
 	tr.walk(func(path string, id nodeID) { out[strings.Clone(path)] = id })

@@ -141,7 +141,7 @@ func (t *Tree) release(id nodeID) {
 }
 
 // addNode makes a node at path under pid (0 for the root),
-// and keeps every index: the parent's child list, the name index, the
+// and keeps every index: the parent's child list, the path index, the
 // ephemeral, container and TTL sets, DataBytes. It takes ownership of one
 // reference to acl. The caller has checked that the path is free.
 func (t *Tree) addNode(pid nodeID, path string, data []byte, acl uint32, st PersistedStat) nodeID {

@@ -24,7 +24,7 @@ func checkInvariants(t *testing.T, tr *Tree) {
 	ttls := make(map[string]struct{})
 	paths := allPaths(tr)
 	if len(paths) != tr.count || tr.index.used != tr.count {
-		t.Fatalf("%d nodes reachable, count %d, name index holds %d", len(paths), tr.count, tr.index.used)
+		t.Fatalf("%d nodes reachable, count %d, path index holds %d", len(paths), tr.count, tr.index.used)
 	}
 	for p, id := range paths {
 		n := tr.node(id)
