@@ -3,6 +3,7 @@ package tree
 import (
 	"encoding/binary"
 	"errors"
+	"unicode/utf8"
 
 	"zkd/netio/jute"
 )
@@ -149,13 +150,19 @@ func fail(r *jute.Reader) {
 	_ = r.Int()
 }
 
-// readString reads a string as Encode writes it. Jute's reader takes a
-// null length (-1) as "", which Encode would write back as 0; a txn
-// decodes only from the bytes Encode makes of it, so -1 is malformed here.
+// readString reads a string as Encode writes it. A txn decodes only from
+// the bytes Encode makes of it, so two things jute's reader would accept
+// are malformed here: a null length (-1), which it takes as "" and Encode
+// would write back as 0, and bytes that are not UTF-8, which it repairs
+// (every string of a txn came through that reader, so Encode only ever
+// writes valid UTF-8: such bytes are damage, not a string).
 func readString(r *jute.Reader) string {
-	if rest := r.Rest(); len(rest) >= 4 && int32(binary.BigEndian.Uint32(rest)) == -1 {
-		fail(r)
-		return ""
+	if rest := r.Rest(); len(rest) >= 4 {
+		n := int64(int32(binary.BigEndian.Uint32(rest)))
+		if n == -1 || n >= 0 && n <= int64(len(rest)-4) && !utf8.Valid(rest[4:4+n]) {
+			fail(r)
+			return ""
+		}
 	}
 	return r.String()
 }

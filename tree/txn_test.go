@@ -140,6 +140,7 @@ func TestDecodeTxnMalformed(t *testing.T) {
 		"nested multi":        cat(hdr(jute.OpMulti), be32(1), be32(int32(jute.OpMulti)), be32(0)),
 		"multi bad sub":       cat(hdr(jute.OpMulti), be32(1), be32(77)),
 		"data negative":       cat(hdr(jute.OpSetData), be32(2), []byte("/a"), be32(-7), be32(0)),
+		"path not UTF-8":      cat(hdr(jute.OpDelete), be32(2), []byte{'/', 0xe5}),
 	}
 	for name, b := range cases {
 		if x, err := DecodeTxn(b); err != ErrBadTxn {
