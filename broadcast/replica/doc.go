@@ -18,11 +18,17 @@
 //     stops the replica too (the core cannot take a Ready back), and Stop
 //     returns it.
 //
-// Not yet here (the replication issue's next steps): an engine.Log-backed
-// Storage (one fsync per Ready, a hard-state record, and a commit
-// watermark so that a restart does not apply the uncommitted tail of the
-// log), snapshots through zab.SnapshotSource and Compact, and the wiring
-// into broadcast.Pipeline, netio and cmd/zkd.
+// Storages: MemStorage (tests) and EngineStorage, which keeps entries in
+// an engine.Log (an entry's Data is an encoded tree.Txn, so the replicated
+// log is the server's transaction log; one fsync per Ready) and the hard
+// state in a checksummed file replaced atomically. A restart reads both
+// back with Applied 0: the state machine starts empty and the core hands
+// the committed entries out again, so nothing uncommitted is applied.
+//
+// Not yet here (the replication issue's next steps): snapshots (a leader's
+// SNAP fails with ErrSnapshotUnsupported, stopping the replica; restart
+// from a snapshot plus zab.SnapshotSource and Compact), and the wiring
+// into broadcast.Pipeline (zxids from the core), netio and cmd/zkd.
 //
 // Cost sketch: per Ready one Persist (one fsync with a durable Storage),
 // one Send per message (queued; the transport batches writes), and one

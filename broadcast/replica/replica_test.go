@@ -1,7 +1,6 @@
 package replica
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,6 +12,8 @@ import (
 
 	"zkd/broadcast/peer"
 	"zkd/broadcast/zab"
+	"zkd/netio/jute"
+	"zkd/tree"
 )
 
 // recorder is a StateMachine that keeps what it was given.
@@ -36,12 +37,17 @@ func (r *recorder) Apply(es []zab.Entry) {
 	}
 }
 
+// data returns the applied entries' names: the data itself, or for an
+// encoded txn its path without the slash.
 func (r *recorder) data() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := make([]string, len(r.entries))
 	for i, e := range r.entries {
 		out[i] = string(e.Data)
+		if x, err := DecodeEntry(e); err == nil && len(x.Path) > 1 {
+			out[i] = x.Path[1:]
+		}
 	}
 	return out
 }
@@ -50,13 +56,16 @@ func (r *recorder) data() []string {
 type server struct {
 	id      zab.ID
 	addr    string
-	storage *MemStorage
+	storage *MemStorage    // when not durable
+	dir     string         // when durable: EngineStorage's directory
+	eng     *EngineStorage // open while the replica runs
 	sm      *recorder
 	r       *Replica
 }
 
 type ensemble struct {
 	t       *testing.T
+	durable bool
 	servers []*server
 }
 
@@ -74,22 +83,41 @@ func freeAddrs(t *testing.T, n int) []string {
 	return addrs
 }
 
-func newEnsemble(t *testing.T, n int) *ensemble {
-	e := &ensemble{t: t}
+func newEnsemble(t *testing.T, n int, durable bool) *ensemble {
+	e := &ensemble{t: t, durable: durable}
 	for i, addr := range freeAddrs(t, n) {
-		e.servers = append(e.servers, &server{id: zab.ID(i + 1), addr: addr, storage: &MemStorage{}})
+		s := &server{id: zab.ID(i + 1), addr: addr, storage: &MemStorage{}}
+		if durable {
+			s.dir = t.TempDir()
+		}
+		e.servers = append(e.servers, s)
 	}
 	for i := range e.servers {
 		e.start(i)
 	}
 	t.Cleanup(func() {
-		for _, s := range e.servers {
-			if s.r != nil {
-				s.r.Stop()
-			}
+		for i := range e.servers {
+			e.stop(i)
 		}
 	})
 	return e
+}
+
+// stop stops server i, as a process exit would.
+func (e *ensemble) stop(i int) {
+	s := e.servers[i]
+	if s.r != nil {
+		if err := s.r.Stop(); err != nil {
+			e.t.Errorf("s%d stopped with %v", s.id, err)
+		}
+		s.r = nil
+	}
+	if s.eng != nil {
+		if err := s.eng.Close(); err != nil {
+			e.t.Errorf("s%d storage close: %v", s.id, err)
+		}
+		s.eng = nil
+	}
 }
 
 // start (re)starts server i from its storage with a fresh state machine,
@@ -108,13 +136,25 @@ func (e *ensemble) start(i int) {
 		ID: s.id, Peers: ids, ElectionTicks: 10, InitTicks: 100, SyncTicks: 30, HeartbeatTicks: 3,
 		Seed: uint64(s.id),
 	}
-	s.storage.Restart(&zc)
+	var storage Storage = s.storage
+	if e.durable {
+		eng, err := OpenEngineStorage(s.dir)
+		if err != nil {
+			e.t.Fatalf("s%d storage: %v", s.id, err)
+		}
+		if err := eng.Restart(&zc); err != nil {
+			e.t.Fatalf("s%d restart: %v", s.id, err)
+		}
+		s.eng, storage = eng, eng
+	} else {
+		s.storage.Restart(&zc)
+	}
 	s.sm = &recorder{}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	r, err := Start(Config{
 		Zab:  zc,
 		Peer: peer.Config{ID: s.id, Listen: s.addr, Peers: peers, Logger: quiet, DialBackoffMin: 5 * time.Millisecond, DialBackoffMax: 50 * time.Millisecond},
-		Tick: 5 * time.Millisecond, Storage: s.storage, SM: s.sm, Logger: quiet,
+		Tick: 5 * time.Millisecond, Storage: storage, SM: s.sm, Logger: quiet,
 	})
 	if err != nil {
 		e.t.Fatalf("start s%d: %v", s.id, err)
@@ -159,7 +199,13 @@ func (e *ensemble) propose(prefix string, count int) []string {
 		}
 		l := e.leader(10 * time.Second)
 		name := fmt.Sprintf("%s-%d", prefix, k)
-		if _, err := e.servers[l].r.Propose([]byte(name)); err != nil {
+		data := []byte(name)
+		if e.durable {
+			// EngineStorage keeps encoded txns; the recorder decodes the
+			// name back from the path.
+			data = EncodeEntry(&tree.Txn{Type: jute.OpCreate, Path: "/" + name, ACL: tree.OpenACLUnsafe})
+		}
+		if _, err := e.servers[l].r.Propose(data); err != nil {
 			time.Sleep(5 * time.Millisecond) // not leader any more, or its queue is full
 			continue
 		}
@@ -209,15 +255,18 @@ func firstDiff(a, b []string) int {
 // order; when the leader stops, the other two elect a new one and go on;
 // when it comes back from its storage, it catches up to the same history.
 func TestEnsembleCommitsAndSurvivesLeaderLoss(t *testing.T) {
-	e := newEnsemble(t, 3)
+	for _, durable := range []bool{false, true} {
+		t.Run(fmt.Sprintf("durable=%v", durable), func(t *testing.T) { ensembleScenario(t, durable) })
+	}
+}
+
+func ensembleScenario(t *testing.T, durable bool) {
+	e := newEnsemble(t, 3, durable)
 	want := e.propose("a", 200)
 	e.converge(want, 20*time.Second)
 
 	old := e.leader(10 * time.Second)
-	if err := e.servers[old].r.Stop(); err != nil {
-		t.Fatalf("stopping the leader: %v", err)
-	}
-	e.servers[old].r = nil
+	e.stop(old)
 	want = append(want, e.propose("b", 100)...)
 	e.converge(want, 20*time.Second)
 	if l := e.leader(10 * time.Second); l == old {
@@ -229,15 +278,34 @@ func TestEnsembleCommitsAndSurvivesLeaderLoss(t *testing.T) {
 	e.converge(want, 20*time.Second)
 
 	// Every replica's storage holds the same history.
-	for _, s := range e.servers {
-		s.storage.mu.Lock()
-		n := len(s.storage.entries)
-		var last []byte
-		if n > 0 {
-			last = s.storage.entries[n-1].Data
+	for i, s := range e.servers {
+		var n int
+		var last string
+		if durable {
+			e.stop(i) // the log is read back from disk
+			eng, err := OpenEngineStorage(s.dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var zc zab.Config
+			if err := eng.Restart(&zc); err != nil {
+				t.Fatal(err)
+			}
+			eng.Close()
+			n = len(zc.Entries)
+			if n > 0 {
+				x, _ := DecodeEntry(zc.Entries[n-1])
+				last = x.Path[1:]
+			}
+		} else {
+			s.storage.mu.Lock()
+			n = len(s.storage.entries)
+			if n > 0 {
+				last = string(s.storage.entries[n-1].Data)
+			}
+			s.storage.mu.Unlock()
 		}
-		s.storage.mu.Unlock()
-		if n != len(want) || !bytes.Equal(last, []byte(want[len(want)-1])) {
+		if n != len(want) || last != want[len(want)-1] {
 			t.Errorf("s%d stores %d entries ending %q, want %d ending %q", s.id, n, last, len(want), want[len(want)-1])
 		}
 	}
