@@ -310,3 +310,59 @@ func ensembleScenario(t *testing.T, durable bool) {
 		}
 	}
 }
+
+// TestUncommittedTailIsTruncated: a leader that logged proposals no
+// follower received (both followers were down) comes back after the other
+// two moved on under a new epoch; it must drop that tail (TRUNC) from its
+// durable log and converge on the ensemble's history, never applying it.
+func TestUncommittedTailIsTruncated(t *testing.T) {
+	e := newEnsemble(t, 3, true)
+	want := e.propose("a", 20)
+	e.converge(want, 20*time.Second)
+	l := e.leader(10 * time.Second)
+	for i := range e.servers {
+		if i != l {
+			e.stop(i)
+		}
+	}
+	// The lone leader still takes proposals until it notices it lost its
+	// quorum; they reach its disk only.
+	lone := 0
+	for k := 0; k < 5; k++ {
+		data := EncodeEntry(&tree.Txn{Type: jute.OpCreate, Path: fmt.Sprintf("/lost-%d", k), ACL: tree.OpenACLUnsafe})
+		if _, err := e.servers[l].r.Propose(data); err == nil {
+			lone++
+		}
+	}
+	if lone == 0 {
+		t.Skip("the leader stepped down before taking a proposal alone")
+	}
+	time.Sleep(50 * time.Millisecond) // let its Ready reach the disk
+	e.stop(l)
+	if got := len(restartState(t, e.servers[l].dir).Entries); got != len(want)+lone {
+		t.Fatalf("the lone leader logged %d entries, want %d committed + %d alone", got, len(want), lone)
+	}
+	for i := range e.servers {
+		if i != l {
+			e.start(i)
+		}
+	}
+	want = append(want, e.propose("b", 20)...)
+	e.converge(want, 20*time.Second)
+	e.start(l)
+	want = append(want, e.propose("c", 5)...)
+	e.converge(want, 20*time.Second)
+	for _, s := range e.servers {
+		for _, name := range s.sm.data() {
+			if len(name) > 4 && name[:5] == "lost-" {
+				t.Fatalf("s%d applied %s, which was never committed", s.id, name)
+			}
+		}
+	}
+	// And the old leader's disk no longer holds the tail.
+	e.stop(l)
+	cfg := restartState(t, e.servers[l].dir)
+	if len(cfg.Entries) != len(want) {
+		t.Fatalf("old leader's log holds %d entries, want %d", len(cfg.Entries), len(want))
+	}
+}
