@@ -178,6 +178,31 @@ func (r *Replica) Propose(data []byte) (z zab.Zxid, err error) {
 	return z, err
 }
 
+// ProposeWith is Propose for data that must carry its own zxid (a
+// transaction's stat fields do): build is called on the loop goroutine
+// with the zxid the entry will get, and its result is proposed under it.
+// build must not call the Replica.
+func (r *Replica) ProposeWith(build func(zab.Zxid) []byte) (z zab.Zxid, err error) {
+	cerr := r.call(func() {
+		st := r.node.Status()
+		if st.State != zab.Leading || !st.Established {
+			err = zab.ErrNotLeader
+			return
+		}
+		next := zab.MakeZxid(st.Epoch, 1)
+		if st.LastZxid.Epoch() == st.Epoch {
+			next = st.LastZxid + 1
+		}
+		if z, err = r.node.Propose(build(next)); err == nil && z != next {
+			panic(fmt.Sprintf("replica: core assigned %v, expected %v", z, next))
+		}
+	})
+	if cerr != nil {
+		return 0, cerr
+	}
+	return z, err
+}
+
 // Status returns the core's status.
 func (r *Replica) Status() (s zab.Status, err error) {
 	err = r.call(func() { s = r.node.Status() })

@@ -366,3 +366,41 @@ func TestUncommittedTailIsTruncated(t *testing.T) {
 		t.Fatalf("old leader's log holds %d entries, want %d", len(cfg.Entries), len(want))
 	}
 }
+
+// TestProposeWithGivesTheZxid: the zxid ProposeWith hands the builder is
+// the one the entry gets, across a change of leader (a new epoch restarts
+// the counter at 1), so a transaction can carry its own zxid.
+func TestProposeWithGivesTheZxid(t *testing.T) {
+	e := newEnsemble(t, 3, false)
+	propose := func(name string) zab.Zxid {
+		for range 2000 {
+			l := e.leader(10 * time.Second)
+			var built zab.Zxid
+			z, err := e.servers[l].r.ProposeWith(func(z zab.Zxid) []byte {
+				built = z
+				return []byte(name)
+			})
+			if err != nil {
+				time.Sleep(5 * time.Millisecond)
+				continue
+			}
+			if z != built {
+				t.Fatalf("%s: built for %v, proposed as %v", name, built, z)
+			}
+			return z
+		}
+		t.Fatalf("%s: never proposed", name)
+		return 0
+	}
+	z1, z2 := propose("a"), propose("b")
+	if z2 != z1+1 {
+		t.Fatalf("zxids %v then %v", z1, z2)
+	}
+	e.converge([]string{"a", "b"}, 20*time.Second)
+	e.stop(e.leader(10 * time.Second))
+	z3 := propose("c")
+	if z3.Epoch() <= z2.Epoch() || z3.Counter() != 1 {
+		t.Fatalf("first zxid of the new leader %v after %v", z3, z2)
+	}
+	e.converge([]string{"a", "b", "c"}, 20*time.Second)
+}
