@@ -139,6 +139,12 @@ func (t *Transport) Start() error {
 func (t *Transport) checkState() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	return t.stateErrLocked()
+}
+
+// stateErrLocked says why the transport cannot start: already started or
+// stopped. t.mu is held.
+func (t *Transport) stateErrLocked() error {
 	switch t.mu.state {
 	case stateStarted:
 		return ErrStarted
@@ -153,11 +159,8 @@ func (t *Transport) checkState() error {
 func (t *Transport) startWith(ln net.Listener) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	switch t.mu.state {
-	case stateStarted:
-		return ErrStarted
-	case stateStopped:
-		return ErrStopped
+	if err := t.stateErrLocked(); err != nil {
+		return err
 	}
 	t.mu.state = stateStarted
 	t.mu.ln = ln
