@@ -94,10 +94,10 @@ func (srv *Server) fourLetterOutput(word string) string {
 	case "cons":
 		srv.writeConnections(&b)
 	case "wchs":
-		watchers, paths, total := srv.tree.Watches.Stats()
+		watchers, paths, total := srv.watches().Stats()
 		fmt.Fprintf(&b, "%d connections watching %d paths\nTotal watches:%d\n", watchers, paths, total)
 	case "wchc":
-		byWatcher := srv.tree.Watches.ByWatcher()
+		byWatcher := srv.watches().ByWatcher()
 		for _, c := range srv.connList() {
 			paths := byWatcher[c.id]
 			if len(paths) == 0 {
@@ -109,7 +109,7 @@ func (srv *Server) fourLetterOutput(word string) string {
 			}
 		}
 	case "wchp":
-		byPath := srv.tree.Watches.ByPath()
+		byPath := srv.watches().ByPath()
 		paths := make([]string, 0, len(byPath))
 		for p := range byPath {
 			paths = append(paths, p)
@@ -193,7 +193,7 @@ func (srv *Server) writeServerStats(b *strings.Builder, withClients bool) {
 	fmt.Fprintf(b, "Connections: %d\n", len(srv.connList()))
 	fmt.Fprintf(b, "Outstanding: %d\n", srv.outstanding())
 	fmt.Fprintf(b, "Zxid: %s\n", zxidHex(zxid))
-	b.WriteString("Mode: standalone\n")
+	fmt.Fprintf(b, "Mode: %s\n", srv.mode())
 	fmt.Fprintf(b, "Node count: %d\n", nodes)
 }
 
@@ -275,7 +275,7 @@ func (srv *Server) writeMonitor(b *strings.Builder) {
 	srv.treeMu.RLock()
 	nodes, eph, size := srv.tree.NodeCount()+1, srv.tree.EphemeralCount(), srv.tree.DataBytes()
 	srv.treeMu.RUnlock()
-	watches := srv.tree.Watches.Count()
+	watches := srv.watches().Count()
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	lines := []struct {
@@ -283,7 +283,7 @@ func (srv *Server) writeMonitor(b *strings.Builder) {
 		v any
 	}{
 		{"zk_version", Version},
-		{"zk_server_state", "standalone"},
+		{"zk_server_state", srv.mode()},
 		{"zk_avg_latency", fmt.Sprintf("%.4f", avg)},
 		{"zk_max_latency", max},
 		{"zk_min_latency", min},

@@ -499,10 +499,15 @@ func (srv *Server) afterApply(x *tree.Txn, commitErr error) {
 	}
 	switch x.Type {
 	case jute.OpCreateSession:
-		if s := srv.sessions.get(x.Session); s != nil {
-			s.touch(srv.clock.UnixNano())
-			s.created.Store(true)
+		s := srv.sessions.get(x.Session)
+		if s == nil {
+			// Created through another server of the ensemble: a client may
+			// reconnect here with it.
+			s = newSession(x.Session, x.Timeout)
+			srv.sessions.put(s)
 		}
+		s.touch(srv.clock.UnixNano())
+		s.created.Store(true)
 	case jute.OpCloseSession:
 		if s := srv.sessions.get(x.Session); s != nil {
 			srv.sessions.remove(x.Session)

@@ -31,7 +31,12 @@ type Server struct {
 	treeMu sync.RWMutex
 	tree   *tree.Tree
 
-	pipeline *broadcast.Pipeline
+	// pipeline commits writes: the standalone broadcast.Pipeline, or the
+	// ensemble's broadcast.Ensemble (ens, then also set).
+	pipeline committer
+	ens      *broadcast.Ensemble
+	roleMu   sync.Mutex
+	role     broadcast.Role
 	sessions *sessionTable
 
 	connsMu sync.RWMutex
@@ -77,9 +82,32 @@ func (s *stats) latency(d time.Duration) {
 	s.latMu.Unlock()
 }
 
-// NewServer builds a server over t (a fresh tree.New() for a new database)
-// committing through log.
+// committer takes writes to be committed and applied (Server.Apply).
+type committer interface {
+	Submit(r *broadcast.Request) error
+	Stop()
+}
+
+// NewServer builds a standalone server over t (a fresh tree.New() for a
+// new database) committing through log.
 func NewServer(cfg Config, t *tree.Tree, log broadcast.Log, logger *slog.Logger) *Server {
+	srv := newServer(cfg, t, logger)
+	prep := tree.NewPreparer(t, t.LastZxid())
+	prep.ExtendedTypes = srv.cfg.ExtendedTypes
+	srv.pipeline = broadcast.NewPipeline(prep, log, srv, srv.treeMu.RLocker())
+	return srv
+}
+
+// NewEnsembleServer builds a server of an ensemble over t (restored by
+// the caller, nothing past what the ensemble committed), committing
+// through ens; Start starts ens.
+func NewEnsembleServer(cfg Config, t *tree.Tree, ens *broadcast.Ensemble, logger *slog.Logger) *Server {
+	srv := newServer(cfg, t, logger)
+	srv.pipeline, srv.ens = ens, ens
+	return srv
+}
+
+func newServer(cfg Config, t *tree.Tree, logger *slog.Logger) *Server {
 	cfg = cfg.WithDefaults()
 	if logger == nil {
 		logger = slog.Default()
@@ -96,9 +124,6 @@ func NewServer(cfg Config, t *tree.Tree, log broadcast.Log, logger *slog.Logger)
 		started:  time.Now(),
 		clock:    newCoarseClock(),
 	}
-	prep := tree.NewPreparer(t, t.LastZxid())
-	prep.ExtendedTypes = cfg.ExtendedTypes
-	srv.pipeline = broadcast.NewPipeline(prep, log, srv, srv.treeMu.RLocker())
 	// Sessions that were live in the tree (a restored database) get a full
 	// timeout to reconnect before they expire.
 	for id, timeout := range t.Sessions() {
@@ -117,7 +142,14 @@ func (srv *Server) Start() error {
 		return fmt.Errorf("netio: bad listen address %q: %w", srv.cfg.Addr, err)
 	}
 	go srv.clock.run()
-	go srv.pipeline.Run()
+	if srv.ens != nil {
+		if err := srv.ens.Start(srv, srv.tree); err != nil {
+			srv.clock.halt()
+			return fmt.Errorf("netio: ensemble: %w", err)
+		}
+	} else {
+		go srv.pipeline.(*broadcast.Pipeline).Run()
+	}
 	errc := make(chan error, 1)
 	go func() {
 		loops := srv.cfg.EventLoops
@@ -239,7 +271,7 @@ func (srv *Server) OnClose(gc gnet.Conn, err error) gnet.Action {
 		delete(srv.perIP, c.remote)
 	}
 	srv.connsMu.Unlock()
-	srv.tree.Watches.RemoveWatcher(c.id)
+	srv.watches().RemoveWatcher(c.id)
 	if c.sess != nil {
 		c.sess.clearOwner(c)
 	}
@@ -323,6 +355,10 @@ func (srv *Server) handleConnect(c *conn, frame []byte) string {
 	var req jute.ConnectRequest
 	if err := jute.Unmarshal(frame, &req); err != nil {
 		return "malformed connect request"
+	}
+	if !srv.serving() {
+		// As ZooKeeper when it has no quorum: the client tries another.
+		return "not serving: no established leader"
 	}
 	srv.treeMu.RLock()
 	last := srv.tree.LastZxid()
@@ -416,6 +452,9 @@ func (srv *Server) expireSessions() {
 		case <-srv.stopped:
 			return
 		case now := <-t.C:
+			if !srv.leading() {
+				continue // the leader expires the ensemble's sessions
+			}
 			for _, s := range srv.sessions.expired(now) {
 				srv.log.Info("expiring session", "session", sessionHex(s.id), "timeoutMs", s.timeoutMs.Load())
 				_ = srv.pipeline.Submit(&broadcast.Request{
@@ -439,6 +478,9 @@ func (srv *Server) reapContainers() {
 		case <-srv.stopped:
 			return
 		case now := <-t.C:
+			if !srv.leading() {
+				continue
+			}
 			for _, path := range srv.reapCandidates(now) {
 				_ = srv.pipeline.Submit(&broadcast.Request{
 					Request: tree.Request{Op: jute.OpDeleteContainer, Delete: &jute.PathVersionRequest{Path: path, Version: -1}},

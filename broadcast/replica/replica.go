@@ -42,6 +42,32 @@ type Config struct {
 	Storage Storage
 	SM      StateMachine
 	Logger  *slog.Logger
+	// Forwarded, when set, receives the MsgForward messages (the driver's
+	// own traffic, which the core does not use) on the loop goroutine.
+	Forwarded func(l *Loop, m zab.Message)
+	// AfterReady, when set, is called on the loop goroutine after the
+	// Readies of each loop turn, with the core's status; what it proposes
+	// is handled at once.
+	AfterReady func(l *Loop, s zab.Status)
+}
+
+// Loop is what a function run on the loop goroutine (Exec, Forwarded,
+// AfterReady) may do with the core. It is valid only during that call.
+type Loop struct{ r *Replica }
+
+// Status returns the core's status.
+func (l *Loop) Status() zab.Status { return l.r.node.Status() }
+
+// Propose offers data as the next entry (see Replica.Propose).
+func (l *Loop) Propose(data []byte) (zab.Zxid, error) { return l.r.node.Propose(data) }
+
+// Compact lets the core drop its log up to z (see zab.Node.Compact).
+func (l *Loop) Compact(z zab.Zxid) error { return l.r.node.Compact(z) }
+
+// Send queues m (From is set here) on the link to m.To.
+func (l *Loop) Send(m zab.Message) {
+	m.From = l.r.cfg.Zab.ID
+	l.r.transport.Send(m)
 }
 
 // ErrStopped answers calls made after Stop.
@@ -109,18 +135,46 @@ func (r *Replica) loop() {
 				r.err = errors.New("replica: transport closed")
 				return
 			}
+			if m.Type == zab.MsgForward {
+				if r.cfg.Forwarded != nil {
+					r.cfg.Forwarded(&Loop{r}, m)
+				}
+				break
+			}
 			// Out-of-context messages are the core's to drop; an error
 			// here is a message it could not use, not a failure.
 			_ = r.node.Step(m)
 		case f := <-r.calls:
 			f()
 		}
-		if err := r.handleReady(); err != nil {
+		if err := r.afterTurn(); err != nil {
 			r.err = err
 			r.log.Error("replica stopped", "err", err)
 			return
 		}
 	}
+}
+
+// afterTurnMax bounds the rounds of Ready and AfterReady in one turn; the
+// next turn (a tick at the latest) picks up what is left.
+const afterTurnMax = 8
+
+// afterTurn handles the core's Readies and runs AfterReady, again while
+// AfterReady's calls make a new Ready.
+func (r *Replica) afterTurn() error {
+	for range afterTurnMax {
+		if err := r.handleReady(); err != nil {
+			return err
+		}
+		if r.cfg.AfterReady == nil {
+			return nil
+		}
+		r.cfg.AfterReady(&Loop{r}, r.node.Status())
+		if !r.node.HasReady() {
+			return nil
+		}
+	}
+	return nil
 }
 
 // handleReady runs the driver's side of the core's contract for every
@@ -201,6 +255,12 @@ func (r *Replica) ProposeWith(build func(zab.Zxid) []byte) (z zab.Zxid, err erro
 		return 0, cerr
 	}
 	return z, err
+}
+
+// Exec runs f on the loop goroutine and waits for it; the Ready that f's
+// calls produce is handled after f returns.
+func (r *Replica) Exec(f func(l *Loop)) error {
+	return r.call(func() { f(&Loop{r}) })
 }
 
 // Status returns the core's status.

@@ -277,6 +277,9 @@ func (n *Node) Step(m Message) error {
 	if m.To != n.id || m.From == n.id || !slices.Contains(n.peers, m.From) {
 		return fmt.Errorf("zab: message %v not for %v or from an unknown peer", m, n.id)
 	}
+	if m.Type == MsgForward {
+		return fmt.Errorf("zab: %v is the driver's, not the core's", m)
+	}
 	if m.Type == MsgVote {
 		if !slices.Contains(n.peers, m.Vote.Leader) {
 			return fmt.Errorf("zab: vote for unknown server in %v", m)

@@ -196,6 +196,11 @@ const (
 	// MsgPing (leader → follower): Epoch, Commit, Zxid = the last zxid the
 	// leader has sent on this link. The follower answers with MsgAck.
 	MsgPing
+	// MsgForward (server → server): the driver's own traffic on the peer
+	// links, such as a follower forwarding client requests to its leader;
+	// Entries carry opaque payloads. The core does not use it: Step drops
+	// it, so a driver takes it out of the stream before Step.
+	MsgForward
 	msgTypeEnd
 )
 
@@ -211,6 +216,7 @@ var msgTypeNames = [...]string{
 	MsgAck:          "ACK",
 	MsgCommit:       "COMMIT",
 	MsgPing:         "PING",
+	MsgForward:      "FORWARD",
 }
 
 func (t MsgType) String() string {

@@ -16,6 +16,7 @@ import (
 
 	"zkd/engine"
 	"zkd/netio"
+	"zkd/tree"
 )
 
 // restoreGCPercent is GOGC while the store restores: the heap may grow
@@ -40,6 +41,7 @@ func run(args []string) error {
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logJSON := fs.Bool("log-json", false, "log as JSON lines")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until shutdown")
+	myID := fs.Int("myid", 0, "this server's id in an ensemble (overrides dataDir/myid)")
 	gcHeadroom := fs.Int("gc-headroom-mb", gcHeadroomDefault>>20, "heap growth allowed between collections once the live heap is big (MiB; 0 leaves GOGC alone, as does a GOGC environment variable)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -84,9 +86,6 @@ func run(args []string) error {
 	for k, v := range cfg.Extra {
 		logger.Info("zoo.cfg key not used by zkd", "key", k, "value", v)
 	}
-	if len(cfg.Servers) > 1 {
-		logger.Warn("zoo.cfg lists an ensemble; this zkd runs standalone until replication lands", "servers", len(cfg.Servers))
-	}
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
@@ -102,36 +101,62 @@ func run(args []string) error {
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 
-	// Restoring a big tree allocates little besides what stays live, so
-	// the collector's default (a cycle each time the heap doubles) would
-	// mark the growing tree over and over: a quarter of the restore's CPU
-	// for a million znodes. Collect rarely until the server is up.
-	gcPercent := debug.SetGCPercent(restoreGCPercent)
-	store, t, err := engine.OpenStore(engine.StoreOptions{
-		DataDir: cfg.DataDir, LogDir: cfg.LogDir, NoSync: !cfg.ForceSync,
-		SnapCount: cfg.SnapCount, SnapRetain: cfg.SnapRetainCount,
-		// Apache ZooKeeper purges only with autopurge.purgeInterval > 0; the
-		// built-in defaults purge after every snapshot.
-		PurgeOnSnap: cfg.PurgeIntervalHour > 0 || *cfgPath == "",
-		Logger:      logger,
-	})
-	debug.SetGCPercent(gcPercent)
-	if err != nil {
-		return err
+	var srv *netio.Server
+	if len(cfg.Servers) > 1 {
+		id := *myID
+		if id == 0 {
+			var err error
+			if id, err = readMyID(cfg.DataDir); err != nil {
+				return err
+			}
+		}
+		setup, err := setUpEnsemble(cfg, id, logger)
+		if err != nil {
+			return err
+		}
+		defer setup.storage.Close()
+		if setup.client != "" && *addr == "" {
+			cfg.Net.Addr = setup.client
+		}
+		cfg.Net.ServerID = int64(id)
+		tuner := newMemoryTuner(uint64(max(*gcHeadroom, 0))<<20, logger)
+		defer tuner.close()
+		srv = netio.NewEnsembleServer(cfg.Net, tree.New(), setup.ens, logger)
+		if err := srv.Start(); err != nil {
+			return err
+		}
+	} else {
+		// Restoring a big tree allocates little besides what stays live, so
+		// the collector's default (a cycle each time the heap doubles) would
+		// mark the growing tree over and over: a quarter of the restore's CPU
+		// for a million znodes. Collect rarely until the server is up.
+		gcPercent := debug.SetGCPercent(restoreGCPercent)
+		store, t, err := engine.OpenStore(engine.StoreOptions{
+			DataDir: cfg.DataDir, LogDir: cfg.LogDir, NoSync: !cfg.ForceSync,
+			SnapCount: cfg.SnapCount, SnapRetain: cfg.SnapRetainCount,
+			// Apache ZooKeeper purges only with autopurge.purgeInterval > 0; the
+			// built-in defaults purge after every snapshot.
+			PurgeOnSnap: cfg.PurgeIntervalHour > 0 || *cfgPath == "",
+			Logger:      logger,
+		})
+		debug.SetGCPercent(gcPercent)
+		if err != nil {
+			return err
+		}
+		defer store.Close()
+		tuner := newMemoryTuner(uint64(max(*gcHeadroom, 0))<<20, logger)
+		tuner.afterRestore()
+		defer tuner.close()
+		cfg.Net.LogStats = func() (txns, syncs uint64) {
+			s := store.Log.Stats()
+			return s.Txns, s.Syncs
+		}
+		srv = netio.NewServer(cfg.Net, t, store.Log, logger)
+		if err := srv.Start(); err != nil {
+			return err
+		}
+		store.StartSnapshots(t, srv.LastZxid, srv.WithTreeReadLock)
 	}
-	defer store.Close()
-	tuner := newMemoryTuner(uint64(max(*gcHeadroom, 0))<<20, logger)
-	tuner.afterRestore()
-	defer tuner.close()
-	cfg.Net.LogStats = func() (txns, syncs uint64) {
-		s := store.Log.Stats()
-		return s.Txns, s.Syncs
-	}
-	srv := netio.NewServer(cfg.Net, t, store.Log, logger)
-	if err := srv.Start(); err != nil {
-		return err
-	}
-	store.StartSnapshots(t, srv.LastZxid, srv.WithTreeReadLock)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	s := <-sig

@@ -1,0 +1,591 @@
+package broadcast
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+
+	"zkd/broadcast/replica"
+	"zkd/broadcast/zab"
+	"zkd/tree"
+)
+
+// Host is the server an Ensemble commits for (netio.Server). Every method
+// is called from the replica's loop goroutine, which is the only writer
+// of the tree.
+type Host interface {
+	// Apply applies committed transactions and answers the local
+	// requests among them (reqs[i] is nil for the others); with err set
+	// it applies nothing and answers every request with an error.
+	StateMachine
+	// Restore replaces the tree with one installed from a leader's
+	// snapshot.
+	Restore(t *tree.Tree)
+	// TouchSessions gives the named sessions a fresh timeout; nil means
+	// every session (a new leader starts every clock afresh).
+	TouchSessions(ids []int64)
+	// ActiveSessions appends the sessions whose clients this server has
+	// heard from within their timeout.
+	ActiveSessions(buf []int64) []int64
+	// RoleChanged reports the server's part in the ensemble. A server
+	// that is not serving drops its clients, as ZooKeeper's do when they
+	// lose their leader; they reconnect when it serves again.
+	RoleChanged(r Role)
+}
+
+// Role is a server's part in the ensemble.
+type Role struct {
+	Serving bool // leading an established epoch, or following one and up to date
+	Leader  bool
+	// LeaderID is the leader this server follows or is (0 while looking).
+	LeaderID uint64
+	Epoch    uint32
+}
+
+// Mode is the name srvr and mntr print: leader, follower or looking.
+func (r Role) Mode() string {
+	switch {
+	case !r.Serving:
+		return "looking"
+	case r.Leader:
+		return "leader"
+	}
+	return "follower"
+}
+
+// EnsembleConfig configures an Ensemble.
+type EnsembleConfig struct {
+	// Replica runs Zab; its SM, Forwarded, Changed and Zab.Snapshots are
+	// the Ensemble's and are overwritten.
+	Replica replica.Config
+	// ExtendedTypes enables TTL nodes (zoo.cfg extendedTypesEnabled).
+	ExtendedTypes bool
+	// TouchEvery is how often a follower tells the leader which of its
+	// sessions are alive (a fraction of tickTime).
+	TouchEvery time.Duration
+	// CompactEvery is how many applied entries the core keeps in memory
+	// before it drops the older ones (a follower further behind gets a
+	// SNAP); CompactKeep of them stay. Zero means the defaults.
+	CompactEvery, CompactKeep int
+	Logger                    *slog.Logger
+}
+
+// ErrNotServing answers requests a server cannot take: it has no
+// established leader, or lost it while the request was in flight.
+var ErrNotServing = errors.New("broadcast: this server is not serving (no established leader)")
+
+// Ensemble replaces the Pipeline when zkd runs in an ensemble. On the
+// leader, requests are prepared (tree.Preparer) and proposed through Zab,
+// and each commit is applied in zxid order on every server; a follower
+// forwards its clients' writes to the leader over the peer link and
+// answers each when the committed transaction comes back, matching it by
+// (session, cxid), as ZooKeeper's CommitProcessor does. Reads never come
+// here: each server serves them from its own tree.
+//
+// One goroutine, the replica's loop, prepares, proposes and applies, so
+// the Preparer's contract (one goroutine prepares and applies) holds
+// without a lock; Submit only queues, and a batcher hands each queued
+// batch to the loop in one call, so a batch becomes one Ready (one fsync,
+// one PROPOSAL per follower).
+type Ensemble struct {
+	cfg  EnsembleConfig
+	host Host
+	log  *slog.Logger
+	rep  *replica.Replica
+
+	in   chan *Request
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+
+	role sync.Mutex
+	now  Role
+
+	// Owned by the loop goroutine.
+	tree      *tree.Tree
+	prep      *tree.Preparer // while leading an established epoch
+	prepEpoch zab.Epoch
+	st        zab.Status
+	initial   zab.Zxid             // the end of the history this leader took over
+	pending   map[int64][]*Request // local writes awaiting their commit, per session
+	syncs     map[syncKey]*Request // syncs forwarded to the leader
+	waiting   []syncWait           // syncs waiting for the tree to reach a zxid
+	held      []heldRequest        // taken while the leader catches up on its history
+	sinceComp int                  // entries applied since the last Compact
+	txns      []tree.Txn           // Apply's buffers
+	reqs      []*Request
+	fwdBuf    []byte
+}
+
+type syncKey struct {
+	session int64
+	cxid    int32
+}
+
+type heldRequest struct {
+	r    *Request
+	from zab.ID
+}
+
+type syncWait struct {
+	zxid int64
+	req  *Request
+}
+
+const (
+	compactEveryDefault = 100000
+	compactKeepDefault  = 20000
+)
+
+// NewEnsemble returns an Ensemble; Start runs it for a host.
+func NewEnsemble(cfg EnsembleConfig) *Ensemble {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.CompactEvery <= 0 {
+		cfg.CompactEvery = compactEveryDefault
+	}
+	if cfg.CompactKeep <= 0 {
+		cfg.CompactKeep = compactKeepDefault
+	}
+	if cfg.TouchEvery <= 0 {
+		cfg.TouchEvery = 500 * time.Millisecond
+	}
+	return &Ensemble{
+		cfg: cfg, log: cfg.Logger,
+		in:      make(chan *Request, queueMax),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+		pending: make(map[int64][]*Request),
+		syncs:   make(map[syncKey]*Request),
+	}
+}
+
+// Start starts the replica (its peer listener) and the batcher. t is the
+// host's tree as restored at startup; from now on only the Ensemble's
+// loop writes it, through host.Apply and host.Restore.
+func (e *Ensemble) Start(host Host, t *tree.Tree) error {
+	e.host, e.tree = host, t
+	rc := e.cfg.Replica
+	rc.SM = (*ensembleSM)(e)
+	rc.Zab.Snapshots = (*ensembleSM)(e)
+	rc.Forwarded = e.forwarded
+	rc.AfterReady = e.afterReady
+	rep, err := replica.Start(rc)
+	if err != nil {
+		return err
+	}
+	e.rep = rep
+	go e.batch()
+	return nil
+}
+
+// Submit queues a request. It blocks while the queue is full, and fails
+// once stopped.
+func (e *Ensemble) Submit(r *Request) error {
+	select {
+	case e.in <- r:
+		return nil
+	case <-e.stop:
+		return ErrStopped
+	}
+}
+
+// Stop stops the batcher and the replica. Requests still queued are not
+// answered: their connections are going away with the server.
+func (e *Ensemble) Stop() {
+	e.once.Do(func() { close(e.stop) })
+	if e.rep == nil {
+		return
+	}
+	<-e.done
+	if err := e.rep.Stop(); err != nil {
+		e.log.Error("replica stopped with an error", "err", err)
+	}
+}
+
+// Role is the server's part in the ensemble now.
+func (e *Ensemble) Role() Role {
+	e.role.Lock()
+	defer e.role.Unlock()
+	return e.now
+}
+
+// batch hands queued requests to the loop, a batch per call, and reports
+// live sessions to the leader every TouchEvery.
+func (e *Ensemble) batch() {
+	defer close(e.done)
+	touch := time.NewTicker(e.cfg.TouchEvery)
+	defer touch.Stop()
+	var b []*Request
+	var ids []int64
+	for {
+		select {
+		case <-e.stop:
+			return
+		case <-touch.C:
+			_ = e.rep.Exec(func(l *Loop) {
+				if e.st.State != zab.Following || !e.st.UpToDate {
+					return
+				}
+				ids = e.host.ActiveSessions(ids[:0])
+				if len(ids) > 0 {
+					e.sendForward(l, e.st.Leader, appendTouch(nil, ids))
+				}
+			})
+			continue
+		case r := <-e.in:
+			b = append(b[:0], r)
+		}
+	fill:
+		for len(b) < batchCountMax {
+			select {
+			case r := <-e.in:
+				b = append(b, r)
+			default:
+				break fill
+			}
+		}
+		if err := e.rep.Exec(func(l *Loop) { e.take(l, b) }); err != nil {
+			return // the replica stopped; so is the server
+		}
+		clear(b)
+	}
+}
+
+// Loop is the replica's loop handle, under a shorter name here.
+type Loop = replica.Loop
+
+func (e *Ensemble) sendForward(l *Loop, to zab.ID, payload []byte) {
+	l.Send(zab.Message{Type: zab.MsgForward, To: to, Entries: []zab.Entry{{Data: payload}}})
+}
+
+// take handles a batch of local requests on the loop goroutine.
+func (e *Ensemble) take(l *Loop, b []*Request) {
+	switch {
+	case e.st.State == zab.Leading && e.st.Established:
+		for _, r := range b {
+			e.lead(l, r, 0)
+		}
+	case e.st.State == zab.Following && e.st.UpToDate:
+		for _, r := range b {
+			e.follow(l, r)
+		}
+	default:
+		for _, r := range b {
+			e.fail(r, ErrNotServing)
+		}
+	}
+}
+
+// follow forwards a local request to the leader and remembers it.
+func (e *Ensemble) follow(l *Loop, r *Request) {
+	if r.Origin == nil {
+		return // the leader alone expires sessions and reaps nodes
+	}
+	if r.IsSync() {
+		e.syncs[syncKey{r.Session, r.Cxid}] = r
+	} else {
+		e.pending[r.Session] = append(e.pending[r.Session], r)
+	}
+	e.fwdBuf = appendForwardRequest(e.fwdBuf[:0], r)
+	e.sendForward(l, e.st.Leader, bytes.Clone(e.fwdBuf))
+}
+
+// lead prepares and proposes a request on the leader; from is the
+// follower that forwarded it (0 for a local one).
+func (e *Ensemble) lead(l *Loop, r *Request, from zab.ID) {
+	if !e.caughtUp() {
+		e.held = append(e.held, heldRequest{r, from})
+		return
+	}
+	if e.prep == nil || e.prepEpoch != e.st.Epoch {
+		e.prep = tree.NewPreparer(e.tree, int64(zab.MakeZxid(e.st.Epoch, 0)))
+		e.prep.ExtendedTypes = e.cfg.ExtendedTypes
+		e.prepEpoch = e.st.Epoch
+	}
+	if r.IsSync() {
+		// Everything proposed so far must be applied before the answer.
+		target := e.prep.LastZxid()
+		if from != 0 {
+			e.sendForward(l, from, appendSyncAck(nil, r.Session, r.Cxid, target))
+			return
+		}
+		e.waitFor(target, r)
+		return
+	}
+	e.prep.Applied(e.tree.LastZxid())
+	x := e.prep.Prepare(&r.Request, r.Now)
+	z, err := l.Propose(replica.EncodeEntry(&x))
+	if err != nil || int64(z) != x.Zxid {
+		// Nothing after a refused proposal may assume it.
+		e.log.Warn("proposal refused", "err", err, "zxid", z, "prepared", x.Zxid)
+		e.prep.Discard(e.tree.LastZxid())
+		e.prep.SetZxid(max(e.prep.LastZxid(), int64(e.st.LastZxid)))
+		if from == 0 {
+			e.fail(r, fmt.Errorf("broadcast: proposal refused: %w", err))
+		}
+		return
+	}
+	if from == 0 && r.Origin != nil {
+		e.pending[r.Session] = append(e.pending[r.Session], r)
+	}
+}
+
+// caughtUp reports whether the leader's tree holds the whole history it
+// took over, so that preparing against it is sound.
+func (e *Ensemble) caughtUp() bool {
+	return e.tree.LastZxid() >= int64(e.initial)
+}
+
+// waitFor answers a sync once the tree has reached zxid.
+func (e *Ensemble) waitFor(zxid int64, r *Request) {
+	if e.tree.LastZxid() >= zxid {
+		e.host.Apply([]tree.Txn{syncTxn(r, zxid)}, []*Request{r}, nil)
+		return
+	}
+	e.waiting = append(e.waiting, syncWait{zxid, r})
+}
+
+// fail answers r with an error without applying anything.
+func (e *Ensemble) fail(r *Request, err error) {
+	if r.Origin == nil {
+		return
+	}
+	e.host.Apply([]tree.Txn{{Type: r.Op, Session: r.Session, Cxid: r.Cxid}}, []*Request{r}, err)
+}
+
+// forwarded handles a peer's MsgForward on the loop goroutine.
+func (e *Ensemble) forwarded(l *Loop, m zab.Message) {
+	for _, en := range m.Entries {
+		f, err := decodeForward(en.Data)
+		if err != nil {
+			e.log.Warn("dropping a malformed message from a peer", "peer", m.From, "err", err)
+			continue
+		}
+		switch f.kind {
+		case fwdRequest:
+			if e.st.State != zab.Leading || !e.st.Established {
+				continue // the follower will lose its leader too and drop the client
+			}
+			f.req.Now = time.Now().UnixMilli()
+			e.lead(l, f.req, m.From)
+		case fwdSyncAck:
+			k := syncKey{f.session, f.cxid}
+			if r := e.syncs[k]; r != nil && m.From == e.st.Leader {
+				delete(e.syncs, k)
+				e.waitFor(f.zxid, r)
+			}
+		case fwdTouch:
+			if e.st.State == zab.Leading {
+				e.host.TouchSessions(f.sessions)
+			}
+		}
+	}
+}
+
+// afterReady runs after each turn of the replica's loop: it follows the
+// core's role, compacts the core's log, answers syncs the tree has
+// reached and prepares what waited for the leader to catch up.
+func (e *Ensemble) afterReady(l *Loop, s zab.Status) {
+	old := e.st
+	e.st = s
+	if roleOf(old) != roleOf(s) {
+		e.changed(old, s)
+	}
+	if e.sinceComp >= e.cfg.CompactEvery {
+		e.sinceComp = 0
+		if z := e.tree.LastZxid() - int64(e.cfg.CompactKeep); z > int64(s.LogStart) {
+			if err := l.Compact(zab.Zxid(z)); err != nil {
+				e.log.Warn("compacting the in-memory log", "err", err)
+			}
+		}
+	}
+	e.release(l)
+}
+
+// roleKey is what a change of role is judged by.
+type roleKey struct {
+	state                 zab.State
+	leader                zab.ID
+	epoch                 zab.Epoch
+	established, upToDate bool
+}
+
+func roleOf(s zab.Status) roleKey {
+	return roleKey{s.State, s.Leader, s.Epoch, s.Established, s.UpToDate}
+}
+
+// changed follows a change of the core's role.
+func (e *Ensemble) changed(old, s zab.Status) {
+	role := Role{
+		Serving:  s.State == zab.Leading && s.Established || s.State == zab.Following && s.UpToDate,
+		Leader:   s.State == zab.Leading,
+		LeaderID: uint64(s.Leader),
+		Epoch:    uint32(s.HardState.CurrentEpoch),
+	}
+	if s.State == zab.Leading {
+		role.Epoch = uint32(s.Epoch)
+	}
+	sameTerm := role.Serving && old.Leader == s.Leader && old.State == s.State &&
+		(old.State != zab.Leading || old.Epoch == s.Epoch && old.Established)
+	if !sameTerm {
+		// What was in flight may or may not commit under the next leader;
+		// its clients are dropped and will learn on reconnecting.
+		e.dropInFlight()
+	}
+	if s.State == zab.Leading && s.Established && !(old.State == zab.Leading && old.Established && old.Epoch == s.Epoch) {
+		e.initial = s.LastZxid
+		e.prep = nil
+		e.host.TouchSessions(nil)
+	}
+	e.role.Lock()
+	e.now = role
+	e.role.Unlock()
+	e.log.Info("ensemble role", "mode", role.Mode(), "leader", s.Leader, "epoch", role.Epoch, "lastZxid", s.LastZxid)
+	e.host.RoleChanged(role)
+}
+
+// dropInFlight forgets every local request waiting on the ensemble.
+func (e *Ensemble) dropInFlight() {
+	for _, q := range e.pending {
+		for _, r := range q {
+			e.fail(r, ErrNotServing)
+		}
+	}
+	clear(e.pending)
+	for _, r := range e.syncs {
+		e.fail(r, ErrNotServing)
+	}
+	clear(e.syncs)
+	for _, w := range e.waiting {
+		e.fail(w.req, ErrNotServing)
+	}
+	e.waiting = nil
+	for _, h := range e.held {
+		e.fail(h.r, ErrNotServing)
+	}
+	e.held = nil
+	e.prep = nil
+}
+
+// release answers syncs the tree has reached and prepares requests held
+// while the leader caught up.
+func (e *Ensemble) release(l *Loop) {
+	last := e.tree.LastZxid()
+	n := 0
+	for n < len(e.waiting) && e.waiting[n].zxid <= last {
+		w := e.waiting[n]
+		e.host.Apply([]tree.Txn{syncTxn(w.req, w.zxid)}, []*Request{w.req}, nil)
+		n++
+	}
+	if n > 0 {
+		e.waiting = append(e.waiting[:0], e.waiting[n:]...)
+	}
+	if len(e.held) > 0 && e.st.State == zab.Leading && e.st.Established && e.caughtUp() {
+		held := e.held
+		e.held = nil
+		for _, h := range held {
+			e.lead(l, h.r, h.from)
+		}
+	}
+}
+
+// ensembleSM is the Ensemble as the replica's StateMachine and the core's
+// SnapshotSource, on the loop goroutine.
+type ensembleSM Ensemble
+
+// Apply applies committed entries, answering the local requests among
+// them.
+func (sm *ensembleSM) Apply(entries []zab.Entry) {
+	e := (*Ensemble)(sm)
+	e.txns, e.reqs = e.txns[:0], e.reqs[:0]
+	for _, en := range entries {
+		x, err := replica.DecodeEntry(en)
+		if err != nil {
+			// Every server logged it; applying something else would fork
+			// the trees. Nothing can be done but stop.
+			panic(fmt.Sprintf("broadcast: committed entry %v does not decode: %v", en.Zxid, err))
+		}
+		var req *Request
+		if q := e.pending[x.Session]; len(q) > 0 && q[0].Cxid == x.Cxid {
+			req = q[0]
+			q[0] = nil
+			if len(q) == 1 {
+				delete(e.pending, x.Session)
+			} else {
+				e.pending[x.Session] = q[1:]
+			}
+		}
+		e.txns = append(e.txns, x)
+		e.reqs = append(e.reqs, req)
+	}
+	e.host.Apply(e.txns, e.reqs, nil)
+	clear(e.reqs)
+	if e.prep != nil {
+		e.prep.Applied(e.tree.LastZxid())
+	}
+	e.sinceComp += len(entries)
+}
+
+// Restore installs a leader's snapshot (SNAP) in place of the tree.
+func (sm *ensembleSM) Restore(s zab.Snapshot) error {
+	e := (*Ensemble)(sm)
+	t, err := DecodeSnapshot(s)
+	if err != nil {
+		return err
+	}
+	e.tree, e.prep = t, nil
+	e.host.Restore(t)
+	return nil
+}
+
+// DecodeSnapshot rebuilds the tree an ensemble snapshot holds: the
+// tree's snapshot encoding (tree.SnapshotWriter), compressed with zstd.
+func DecodeSnapshot(s zab.Snapshot) (*tree.Tree, error) {
+	zr, err := zstd.NewReader(bytes.NewReader(s.Data))
+	if err != nil {
+		return nil, err
+	}
+	defer zr.Close()
+	t, last, err := tree.RestoreSnapshot(zr)
+	if err != nil {
+		return nil, fmt.Errorf("broadcast: snapshot at %v: %w", s.Zxid, err)
+	}
+	if last != int64(s.Zxid) || t.LastZxid() != last {
+		// Snapshot encodes a tree that holds still: never fuzzy.
+		return nil, fmt.Errorf("broadcast: snapshot at %v starts at zxid %#x", s.Zxid, last)
+	}
+	return t, nil
+}
+
+// Snapshot encodes the tree as it stands (the leader's SNAP for a follower
+// behind the core's log start). The loop goroutine is the tree's only
+// writer, so it holds still while this runs; readers go on.
+func (sm *ensembleSM) Snapshot() (zab.Snapshot, error) {
+	e := (*Ensemble)(sm)
+	var buf bytes.Buffer
+	zw, err := zstd.NewWriter(&buf, zstd.WithEncoderLevel(zstd.SpeedFastest))
+	if err != nil {
+		return zab.Snapshot{}, err
+	}
+	sw := e.tree.NewSnapshotWriter()
+	for {
+		done, err := sw.Next(zw, 1<<16)
+		if err != nil {
+			return zab.Snapshot{}, err
+		}
+		if done {
+			break
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return zab.Snapshot{}, err
+	}
+	return zab.Snapshot{Zxid: zab.Zxid(e.tree.LastZxid()), Data: buf.Bytes()}, nil
+}

@@ -1,0 +1,309 @@
+package netio_test
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"zkd/netio"
+	"zkd/netio/jute"
+	"zkd/netio/netiotest"
+)
+
+// Ensemble tests: three in-process servers replicating through Zab, with
+// go-zookeeper clients on different servers.
+
+const ensembleWait = 15 * time.Second
+
+func startTestEnsemble(t *testing.T, n int) (*netiotest.Ensemble, int) {
+	t.Helper()
+	if e2eReference() {
+		t.Skip("ensemble tests run against zkd only")
+	}
+	e := netiotest.StartEnsemble(t, n, netio.Config{
+		TickTime: e2eTick, ExtendedTypes: true, FourLetterWords: []string{"*"},
+		MaxSessionTimeout: 4 * time.Second,
+	})
+	leader := e.WaitServing(ensembleWait)
+	if leader < 0 {
+		t.Fatalf("no established leader serving within %v", ensembleWait)
+	}
+	return e, leader
+}
+
+// followerIndexes lists the members other than leader.
+func followerIndexes(e *netiotest.Ensemble, leader int) []int {
+	var out []int
+	for i := range e.Members {
+		if i != leader {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+func TestEnsembleWritesReachEveryServer(t *testing.T) {
+	e, leader := startTestEnsemble(t, 3)
+	fs := followerIndexes(e, leader)
+	a := e2eConnect(t, e.Members[fs[0]].Addr)
+	b := e2eConnect(t, e.Members[fs[1]].Addr)
+	c := e2eConnect(t, e.Members[leader].Addr)
+
+	// A write through a follower is answered once committed; a sync on
+	// another server then shows it there.
+	if _, err := a.Create("/a", []byte("one"), 0, e2eOpenACL); err != nil {
+		t.Fatalf("create through a follower: %v", err)
+	}
+	for name, cl := range map[string]*e2eClient{"other follower": b, "leader": c} {
+		if _, err := cl.Sync("/a"); err != nil {
+			t.Fatalf("sync on %s: %v", name, err)
+		}
+		data, st, err := cl.Get("/a")
+		if err != nil || string(data) != "one" || st.Version != 0 {
+			t.Fatalf("get on %s after sync: %q %+v %v", name, data, st, err)
+		}
+	}
+	// Conditional updates are checked by the leader, whoever sends them.
+	if _, err := b.Set("/a", []byte("two"), 0); err != nil {
+		t.Fatalf("set version 0: %v", err)
+	}
+	if _, err := c.Set("/a", []byte("three"), 0); !errors.Is(err, zk.ErrBadVersion) {
+		t.Fatalf("stale set: want ErrBadVersion, got %v", err)
+	}
+	// A session's reads follow its own writes (FIFO), on a follower.
+	if _, err := a.Set("/a", []byte("four"), 1); err != nil {
+		t.Fatal(err)
+	}
+	if data, _, err := a.Get("/a"); err != nil || string(data) != "four" {
+		t.Fatalf("read after own write on a follower: %q %v", data, err)
+	}
+
+	// A watch set on one server fires for a change made through another.
+	ok, _, ch, err := a.ExistsW("/w")
+	if err != nil || ok {
+		t.Fatalf("exists /w: %v %v", ok, err)
+	}
+	if _, err := c.Create("/w", nil, 0, e2eOpenACL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev := <-ch:
+		if ev.Type != zk.EventNodeCreated || ev.Path != "/w" {
+			t.Fatalf("watch event %+v", ev)
+		}
+	case <-time.After(e2eWait):
+		t.Fatal("no watch event on a follower for a create through the leader")
+	}
+
+	// Sequential names stay unique across servers.
+	seen := map[string]bool{}
+	for i := range 30 {
+		cl := []*e2eClient{a, b, c}[i%3]
+		p, err := cl.Create("/s-", nil, zk.FlagSequence, e2eOpenACL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[p] {
+			t.Fatalf("sequential name %s given twice", p)
+		}
+		seen[p] = true
+	}
+	// A multi through a follower: all or nothing.
+	_, err = b.Multi(&zk.CreateRequest{Path: "/m1", Acl: e2eOpenACL}, &zk.CheckVersionRequest{Path: "/a", Version: 99})
+	if err == nil {
+		t.Fatal("multi with a failing check succeeded")
+	}
+	if _, err := c.Sync("/"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _, _ := c.Exists("/m1"); ok {
+		t.Fatal("a failed multi left /m1 behind")
+	}
+
+	// Every server ends with the same tree.
+	for _, cl := range []*e2eClient{a, b, c} {
+		if _, err := cl.Sync("/"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := childrenOf(t, a, "/")
+	for _, cl := range []*e2eClient{b, c} {
+		if got := childrenOf(t, cl, "/"); !slices.Equal(got, want) {
+			t.Fatalf("children differ between servers:\n%v\n%v", got, want)
+		}
+	}
+	for _, m := range e.Members {
+		if mode := e2eFourLetter(t, m.Addr, "srvr"); !containsLine(mode, "Mode: leader") && !containsLine(mode, "Mode: follower") {
+			t.Fatalf("srvr on %s: %s", m.Addr, mode)
+		}
+	}
+}
+
+func childrenOf(t *testing.T, c *e2eClient, path string) []string {
+	t.Helper()
+	kids, _, err := c.Children(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(kids)
+	return kids
+}
+
+func containsLine(s, line string) bool {
+	for _, l := range splitLines(s) {
+		if l == line {
+			return true
+		}
+	}
+	return false
+}
+
+func splitLines(s string) []string {
+	var out []string
+	start := 0
+	for i := range len(s) {
+		if s[i] == '\n' {
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
+}
+
+// A session lives in the ensemble, not in one server: the leader expires
+// a session whose client went away from a follower, and every server
+// drops its ephemerals; a live session moves to another server.
+func TestEnsembleSessions(t *testing.T) {
+	e, leader := startTestEnsemble(t, 3)
+	fs := followerIndexes(e, leader)
+	watcher := e2eConnect(t, e.Members[leader].Addr)
+
+	// A raw session on a follower creates an ephemeral, then its
+	// connection drops without closeSession.
+	raw := e2eRawSession(t, e.Members[fs[0]].Addr)
+	if err := raw.call(jute.OpCreate, &jute.CreateRequest{Path: "/eph", ACL: []jute.ACL{{Perms: jute.PermAll, ID: jute.ID{Scheme: "world", ID: "anyone"}}}, Flags: jute.ModeEphemeral}, &jute.PathResponse{}); err != jute.ErrOK {
+		t.Fatalf("create ephemeral: %v", err)
+	}
+	if _, err := watcher.Sync("/eph"); err != nil {
+		t.Fatal(err)
+	}
+	ok, _, ch, err := watcher.ExistsW("/eph")
+	if err != nil || !ok {
+		t.Fatalf("ephemeral not on the leader: %v %v", ok, err)
+	}
+	// The session must outlive a quiet stretch shorter than its timeout
+	// while its client still pings (here: the raw client does not, so
+	// keep it below the timeout), then expire after it goes.
+	_ = raw.c.Close()
+	select {
+	case ev := <-ch:
+		if ev.Type != zk.EventNodeDeleted {
+			t.Fatalf("event %+v", ev)
+		}
+	case <-time.After(e2eSessionTimeout + 3*time.Second):
+		t.Fatal("the leader did not expire a session whose client left a follower")
+	}
+
+	// go-zookeeper moves its session to another server when its server
+	// goes; the ephemeral it made survives the move.
+	moving := connectMany(t, []string{e.Members[fs[1]].Addr, e.Members[leader].Addr})
+	if _, err := moving.Create("/mine", nil, zk.FlagEphemeral, e2eOpenACL); err != nil {
+		t.Fatal(err)
+	}
+	sid := moving.SessionID()
+	e.Stop(fs[1])
+	deadline := time.Now().Add(ensembleWait)
+	for {
+		if ok, _, err := moving.Exists("/mine"); err == nil && ok && moving.SessionID() == sid {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("session did not move to the leader with its ephemeral")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// connectMany opens a go-zookeeper session over several servers.
+func connectMany(t *testing.T, addrs []string) *zk.Conn {
+	t.Helper()
+	c, evs, err := zk.Connect(addrs, e2eSessionTimeout, zk.WithLogger(&e2eLog{}), zk.WithDialer(net.DialTimeout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	deadline := time.After(ensembleWait)
+	for {
+		select {
+		case ev := <-evs:
+			if ev.State == zk.StateHasSession {
+				go func() {
+					for range evs {
+					}
+				}()
+				return c
+			}
+		case <-deadline:
+			t.Fatal("no session")
+		}
+	}
+}
+
+// The leader goes; the others elect a new one and keep every committed
+// write; the old leader comes back and catches up.
+func TestEnsembleLeaderLoss(t *testing.T) {
+	e, leader := startTestEnsemble(t, 3)
+	c := connectMany(t, e.Addrs())
+	for i := range 50 {
+		if _, err := c.Create(fmt.Sprintf("/k%02d", i), []byte{byte(i)}, 0, e2eOpenACL); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.Stop(leader)
+	next := e.WaitServing(ensembleWait)
+	if next < 0 || next == leader {
+		t.Fatalf("no new leader (got %d)", next)
+	}
+	deadline := time.Now().Add(ensembleWait)
+	for i := 50; i < 100; i++ {
+		for {
+			_, err := c.Create(fmt.Sprintf("/k%02d", i), []byte{byte(i)}, 0, e2eOpenACL)
+			if err == nil || errors.Is(err, zk.ErrNodeExists) {
+				break // NodeExists: a retry of a create that had committed
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("create after leader loss: %v", err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	e.Start(leader)
+	if e.WaitServing(ensembleWait) < 0 {
+		t.Fatal("the old leader did not rejoin")
+	}
+	back := e2eConnect(t, e.Members[leader].Addr)
+	if _, err := back.Sync("/"); err != nil {
+		t.Fatal(err)
+	}
+	kids := childrenOf(t, back, "/")
+	var ks []string
+	for _, k := range kids {
+		if len(k) == 3 && k[0] == 'k' {
+			ks = append(ks, k)
+		}
+	}
+	if len(ks) != 100 {
+		t.Fatalf("the rejoined server holds %d of 100 nodes: %v", len(ks), ks)
+	}
+	for i := range 100 {
+		data, _, err := back.Get(fmt.Sprintf("/k%02d", i))
+		if err != nil || len(data) != 1 || data[0] != byte(i) {
+			t.Fatalf("/k%02d on the rejoined server: %v %v", i, data, err)
+		}
+	}
+}
