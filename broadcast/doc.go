@@ -1,9 +1,34 @@
 // Package broadcast orders write requests into transactions and commits
-// them: it is where Zab's atomic broadcast will live. Today it holds the
-// leader's request pipeline for a standalone server: prepare (tree.Preparer
-// turns a request into an idempotent transaction with a zxid), commit (a
-// Log makes a batch durable; later a quorum of followers will too), apply
-// (a StateMachine applies the batch in zxid order and answers clients).
+// them. Two committers share one shape, prepare (tree.Preparer turns a
+// request into an idempotent transaction with a zxid) → commit → apply (a
+// StateMachine applies transactions in zxid order and answers clients):
+// Pipeline for a standalone server, where commit is a durable Log, and
+// Ensemble for a member of an ensemble, where commit is Zab (package zab,
+// run by package replica over package peer): a quorum has the
+// transaction on disk.
+//
+// # Ensemble
+//
+// On the leader, requests are prepared and proposed on the replica's loop
+// goroutine, which also applies what commits: that goroutine is the only
+// writer of the tree, so the Preparer needs no lock, and one batch of
+// requests (all that queued while the loop was busy) becomes one Ready:
+// one fsync and one PROPOSAL per follower. A follower forwards its
+// clients' writes to the leader (zab.MsgForward, payloads in forward.go)
+// and, as ZooKeeper's CommitProcessor does, answers each when a committed
+// transaction with its (session, cxid) comes back; every transaction,
+// error transactions included, comes back, so per-session FIFO matching
+// holds. A sync through a follower asks the leader for its last proposed
+// zxid and is answered once the follower's tree has reached it. When a
+// server stops serving or its leader changes, requests in flight are
+// failed and its clients dropped (they reconnect and resubmit, as with
+// ZooKeeper). Sessions are global: createSession and closeSession are
+// transactions, followers report the sessions their clients keep alive
+// (fwdTouch), and the leader alone expires sessions and reaps containers
+// and TTL nodes. A follower too far behind the leader's in-memory log
+// gets a snapshot of the leader's tree (SNAP).
+//
+// # Pipeline
 //
 // Contract for the caller:
 //  1. Submit requests from any goroutine; one session's requests must be

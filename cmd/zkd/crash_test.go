@@ -165,6 +165,10 @@ func verifyAcked(t *testing.T, addr string, acked []map[string]ackedWrite, infli
 		t.Fatalf("round %d: connect after restart: %v", round, err)
 	}
 	defer c.CloseSession()
+	// In an ensemble this server may trail the leader: catch up first.
+	if hdr, err := c.Call(jute.OpSync, &jute.PathRequest{Path: "/"}, &jute.PathResponse{}); err != nil || hdr.Err != jute.ErrOK {
+		t.Fatalf("round %d: sync: %v %v", round, err, hdr.Err)
+	}
 	for w := range acked {
 		for path, want := range acked[w] {
 			var got jute.GetDataResponse
