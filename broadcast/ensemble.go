@@ -119,7 +119,6 @@ type Ensemble struct {
 	sinceComp int                  // entries applied since the last Compact
 	txns      []tree.Txn           // Apply's buffers
 	reqs      []*Request
-	fwdBuf    []byte
 }
 
 type syncKey struct {
@@ -273,8 +272,16 @@ func (e *Ensemble) take(l *Loop, b []*Request) {
 			e.lead(l, r, 0)
 		}
 	case e.st.State == zab.Following && e.st.UpToDate:
+		// One message for the whole batch: the leader takes it in one
+		// turn, and it shares one proposal and one fsync.
+		var fwd []zab.Entry
 		for _, r := range b {
-			e.follow(l, r)
+			if p := e.follow(r); p != nil {
+				fwd = append(fwd, zab.Entry{Data: p})
+			}
+		}
+		if len(fwd) > 0 {
+			l.Send(zab.Message{Type: zab.MsgForward, To: e.st.Leader, Entries: fwd})
 		}
 	default:
 		for _, r := range b {
@@ -283,18 +290,18 @@ func (e *Ensemble) take(l *Loop, b []*Request) {
 	}
 }
 
-// follow forwards a local request to the leader and remembers it.
-func (e *Ensemble) follow(l *Loop, r *Request) {
+// follow remembers a local request and returns the payload that
+// forwards it to the leader (nil: nothing to forward).
+func (e *Ensemble) follow(r *Request) []byte {
 	if r.Origin == nil {
-		return // the leader alone expires sessions and reaps nodes
+		return nil // the leader alone expires sessions and reaps nodes
 	}
 	if r.IsSync() {
 		e.syncs[syncKey{r.Session, r.Cxid}] = r
 	} else {
 		e.pending[r.Session] = append(e.pending[r.Session], r)
 	}
-	e.fwdBuf = appendForwardRequest(e.fwdBuf[:0], r)
-	e.sendForward(l, e.st.Leader, bytes.Clone(e.fwdBuf))
+	return appendForwardRequest(nil, r)
 }
 
 // lead prepares and proposes a request on the leader; from is the

@@ -135,17 +135,28 @@ func (r *Replica) loop() {
 				r.err = errors.New("replica: transport closed")
 				return
 			}
-			if m.Type == zab.MsgForward {
-				if r.cfg.Forwarded != nil {
-					r.cfg.Forwarded(&Loop{r}, m)
-				}
-				break
-			}
-			// Out-of-context messages are the core's to drop; an error
-			// here is a message it could not use, not a failure.
-			_ = r.node.Step(m)
+			r.step(m)
 		case f := <-r.calls:
 			f()
+		}
+		// Take whatever else is waiting before handling the Ready, so that
+		// one Ready (one fsync) covers every message and call that arrived
+		// during the last one: under load the ACKs, forwarded requests and
+		// proposals of many clients share a group commit.
+	drain:
+		for range drainMax {
+			select {
+			case m, ok := <-recv:
+				if !ok {
+					r.err = errors.New("replica: transport closed")
+					return
+				}
+				r.step(m)
+			case f := <-r.calls:
+				f()
+			default:
+				break drain
+			}
 		}
 		if err := r.afterTurn(); err != nil {
 			r.err = err
@@ -153,6 +164,22 @@ func (r *Replica) loop() {
 			return
 		}
 	}
+}
+
+// drainMax bounds the messages and calls taken into one turn.
+const drainMax = 1024
+
+// step hands a peer message to the core, or a MsgForward to Forwarded.
+func (r *Replica) step(m zab.Message) {
+	if m.Type == zab.MsgForward {
+		if r.cfg.Forwarded != nil {
+			r.cfg.Forwarded(&Loop{r}, m)
+		}
+		return
+	}
+	// Out-of-context messages are the core's to drop; an error here is a
+	// message it could not use, not a failure.
+	_ = r.node.Step(m)
 }
 
 // afterTurnMax bounds the rounds of Ready and AfterReady in one turn; the

@@ -120,6 +120,7 @@ func run(args []string) error {
 		}
 		cfg.Net.ServerID = int64(id)
 		tuner := newMemoryTuner(uint64(max(*gcHeadroom, 0))<<20, logger)
+		tuner.afterRestore() // nothing to restore: the ensemble replays the log
 		defer tuner.close()
 		srv = netio.NewEnsembleServer(cfg.Net, tree.New(), setup.ens, logger)
 		if err := srv.Start(); err != nil {
