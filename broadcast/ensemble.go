@@ -117,6 +117,7 @@ type Ensemble struct {
 	waiting   []syncWait           // syncs waiting for the tree to reach a zxid
 	held      []heldRequest        // taken while the leader catches up on its history
 	sinceComp int                  // entries applied since the last Compact
+	proposed  []tree.Txn           // the leader's proposals not yet applied, in zxid order
 	txns      []tree.Txn           // Apply's buffers
 	reqs      []*Request
 }
@@ -342,6 +343,8 @@ func (e *Ensemble) lead(l *Loop, r *Request, from zab.ID) {
 	if from == 0 && r.Origin != nil {
 		e.pending[r.Session] = append(e.pending[r.Session], r)
 	}
+	// Apply takes it from here instead of decoding the entry again.
+	e.proposed = append(e.proposed, x)
 }
 
 // caughtUp reports whether the leader's tree holds the whole history it
@@ -479,6 +482,8 @@ func (e *Ensemble) dropInFlight() {
 	}
 	e.held = nil
 	e.prep = nil
+	clear(e.proposed)
+	e.proposed = e.proposed[:0]
 }
 
 // release answers syncs the tree has reached and prepares requests held
@@ -512,12 +517,22 @@ type ensembleSM Ensemble
 func (sm *ensembleSM) Apply(entries []zab.Entry) {
 	e := (*Ensemble)(sm)
 	e.txns, e.reqs = e.txns[:0], e.reqs[:0]
+	taken := 0
 	for _, en := range entries {
-		x, err := replica.DecodeEntry(en)
-		if err != nil {
-			// Every server logged it; applying something else would fork
-			// the trees. Nothing can be done but stop.
-			panic(fmt.Sprintf("broadcast: committed entry %v does not decode: %v", en.Zxid, err))
+		var x tree.Txn
+		for taken < len(e.proposed) && e.proposed[taken].Zxid < int64(en.Zxid) {
+			taken++ // not committed in this epoch: the next leader's business
+		}
+		if taken < len(e.proposed) && e.proposed[taken].Zxid == int64(en.Zxid) {
+			x = e.proposed[taken]
+			taken++
+		} else {
+			var err error
+			if x, err = replica.DecodeEntry(en); err != nil {
+				// Every server logged it; applying something else would
+				// fork the trees. Nothing can be done but stop.
+				panic(fmt.Sprintf("broadcast: committed entry %v does not decode: %v", en.Zxid, err))
+			}
 		}
 		var req *Request
 		if q := e.pending[x.Session]; len(q) > 0 && q[0].Cxid == x.Cxid {
@@ -534,6 +549,9 @@ func (sm *ensembleSM) Apply(entries []zab.Entry) {
 	}
 	e.host.Apply(e.txns, e.reqs, nil)
 	clear(e.reqs)
+	n := copy(e.proposed, e.proposed[taken:])
+	clear(e.proposed[n:])
+	e.proposed = e.proposed[:n]
 	if e.prep != nil {
 		e.prep.Applied(e.tree.LastZxid())
 	}

@@ -22,8 +22,10 @@ const (
 	// writeChunkBytes bounds one Write call; each gets a fresh deadline, so
 	// WriteTimeout measures a lack of progress, not the size of a SNAP.
 	writeChunkBytes = 1 << 20
-	// writeBufKeepBytes: a bigger write buffer is released after use.
-	writeBufKeepBytes = 1 << 20
+	// writeBufKeepBytes: a bigger write buffer is released after use. It
+	// holds a full proposal (zab's readyBytesMax, 4 MiB, and framing), so
+	// a loaded link reuses one buffer instead of regrowing it per write.
+	writeBufKeepBytes = 5 << 20
 	// backoffShiftMax caps the doubling of the dial backoff.
 	backoffShiftMax = 30
 )

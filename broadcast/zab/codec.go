@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Wire format of a peer message (the driver frames it, e.g. with a length
@@ -77,6 +78,15 @@ func AppendMessage(b []byte, m *Message) []byte {
 	set(fEntries, len(m.Entries) > 0)
 	set(fLast, m.Last != 0)
 
+	// One growth up front: a proposal carries megabytes of entries.
+	size := 64 + 10*len(m.Zxids)
+	if m.Snapshot != nil {
+		size += len(m.Snapshot.Data)
+	}
+	for i := range m.Entries {
+		size += 20 + len(m.Entries[i].Data)
+	}
+	b = slices.Grow(b, size)
 	b = append(b, byte(m.Type))
 	b = binary.AppendUvarint(b, uint64(m.From))
 	b = binary.AppendUvarint(b, uint64(m.To))
