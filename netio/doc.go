@@ -22,6 +22,14 @@
 //     read's reply is queued while holding the read lock, a client always
 //     receives a watch event before any reply that shows the change.
 //
+// In an ensemble (NewEnsembleServer) the committer is broadcast.Ensemble,
+// which calls Apply from its replica's loop for every committed txn,
+// local or not; the server is its Host (ensemble.go): it learns sessions
+// created through other servers as their txns apply, reports its live
+// sessions for the leader to keep, expires sessions and reaps containers
+// only while leading, refuses clients while it has no established leader
+// and drops them all when the leader changes.
+//
 // Invariants: gnet callbacks do not block on other connections; every
 // queue is bounded (outbound bytes per connection, outstanding writes per
 // connection, the pipeline queue); a slow client is disconnected rather
