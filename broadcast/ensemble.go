@@ -107,19 +107,21 @@ type Ensemble struct {
 	now  Role
 
 	// Owned by the loop goroutine.
-	tree      *tree.Tree
-	prep      *tree.Preparer // while leading an established epoch
-	prepEpoch zab.Epoch
-	st        zab.Status
-	initial   zab.Zxid             // the end of the history this leader took over
-	pending   map[int64][]*Request // local writes awaiting their commit, per session
-	syncs     map[syncKey]*Request // syncs forwarded to the leader
-	waiting   []syncWait           // syncs waiting for the tree to reach a zxid
-	held      []heldRequest        // taken while the leader catches up on its history
-	sinceComp int                  // entries applied since the last Compact
-	proposed  []tree.Txn           // the leader's proposals not yet applied, in zxid order
-	txns      []tree.Txn           // Apply's buffers
-	reqs      []*Request
+	tree          *tree.Tree
+	prep          *tree.Preparer // while leading an established epoch
+	prepEpoch     zab.Epoch
+	st            zab.Status
+	initial       zab.Zxid             // the end of the history this leader took over
+	lastProposed  zab.Zxid             // the last zxid proposed in this term (initial before any)
+	turnProposals int                  // proposals since the last Ready
+	pending       map[int64][]*Request // local writes awaiting their commit, per session
+	syncs         map[syncKey]*Request // syncs forwarded to the leader
+	waiting       []syncWait           // syncs waiting for the tree to reach a zxid
+	held          []heldRequest        // taken while the leader catches up on its history
+	sinceComp     int                  // entries applied since the last Compact
+	proposed      []tree.Txn           // the leader's proposals not yet applied, in zxid order
+	txns          []tree.Txn           // Apply's buffers
+	reqs          []*Request
 }
 
 type syncKey struct {
@@ -308,43 +310,66 @@ func (e *Ensemble) follow(r *Request) []byte {
 // lead prepares and proposes a request on the leader; from is the
 // follower that forwarded it (0 for a local one).
 func (e *Ensemble) lead(l *Loop, r *Request, from zab.ID) {
-	if !e.caughtUp() {
+	// Held requests go first: a session's requests keep their order.
+	if len(e.held) > 0 || !e.canPrepare() {
 		e.held = append(e.held, heldRequest{r, from})
 		return
 	}
-	if e.prep == nil || e.prepEpoch != e.st.Epoch {
-		e.prep = tree.NewPreparer(e.tree, int64(zab.MakeZxid(e.st.Epoch, 0)))
-		e.prep.ExtendedTypes = e.cfg.ExtendedTypes
-		e.prepEpoch = e.st.Epoch
-	}
 	if r.IsSync() {
 		// Everything proposed so far must be applied before the answer.
-		target := e.prep.LastZxid()
 		if from != 0 {
-			e.sendForward(l, from, appendSyncAck(nil, r.Session, r.Cxid, target))
+			e.sendForward(l, from, appendSyncAck(nil, r.Session, r.Cxid, int64(e.lastProposed)))
 			return
 		}
-		e.waitFor(target, r)
+		e.waitFor(int64(e.lastProposed), r)
 		return
 	}
 	e.prep.Applied(e.tree.LastZxid())
 	x := e.prep.Prepare(&r.Request, r.Now)
 	z, err := l.Propose(replica.EncodeEntry(&x))
 	if err != nil || int64(z) != x.Zxid {
-		// Nothing after a refused proposal may assume it.
+		// The core stops leading (not established, epoch exhausted): the
+		// change of role fails what is in flight, this one included.
 		e.log.Warn("proposal refused", "err", err, "zxid", z, "prepared", x.Zxid)
-		e.prep.Discard(e.tree.LastZxid())
-		e.prep.SetZxid(max(e.prep.LastZxid(), int64(e.st.LastZxid)))
+		e.prep = nil
 		if from == 0 {
 			e.fail(r, fmt.Errorf("broadcast: proposal refused: %w", err))
 		}
 		return
 	}
+	e.turnProposals++
+	e.lastProposed = z
 	if from == 0 && r.Origin != nil {
 		e.pending[r.Session] = append(e.pending[r.Session], r)
 	}
 	// Apply takes it from here instead of decoding the entry again.
 	e.proposed = append(e.proposed, x)
+}
+
+// proposeTurnMax bounds the proposals of one turn of the replica's loop,
+// below what the core takes before a Ready (zab's proposalsPendingMax):
+// the rest wait in held for the next turn instead of being refused.
+const proposeTurnMax = 2048
+
+// canPrepare reports whether the leader may prepare a request now, making
+// a Preparer for the epoch if it has none.
+func (e *Ensemble) canPrepare() bool {
+	if e.turnProposals >= proposeTurnMax || !e.caughtUp() {
+		return false
+	}
+	if e.prep != nil && e.prepEpoch == e.st.Epoch {
+		return true
+	}
+	// A fresh Preparer reads the tree alone, so the tree must reflect
+	// everything proposed: the history taken over, and this epoch's own
+	// proposals.
+	if len(e.proposed) > 0 {
+		return false
+	}
+	e.prep = tree.NewPreparer(e.tree, max(e.tree.LastZxid(), int64(zab.MakeZxid(e.st.Epoch, 0))))
+	e.prep.ExtendedTypes = e.cfg.ExtendedTypes
+	e.prepEpoch = e.st.Epoch
+	return true
 }
 
 // caughtUp reports whether the leader's tree holds the whole history it
@@ -403,6 +428,7 @@ func (e *Ensemble) forwarded(l *Loop, m zab.Message) {
 // core's role, compacts the core's log, answers syncs the tree has
 // reached and prepares what waited for the leader to catch up.
 func (e *Ensemble) afterReady(l *Loop, s zab.Status) {
+	e.turnProposals = 0 // the Readies took every proposal
 	old := e.st
 	e.st = s
 	if roleOf(old) != roleOf(s) {
@@ -450,7 +476,7 @@ func (e *Ensemble) changed(old, s zab.Status) {
 		e.dropInFlight()
 	}
 	if s.State == zab.Leading && s.Established && !(old.State == zab.Leading && old.Established && old.Epoch == s.Epoch) {
-		e.initial = s.LastZxid
+		e.initial, e.lastProposed = s.LastZxid, s.LastZxid
 		e.prep = nil
 		e.host.TouchSessions(nil)
 	}

@@ -269,6 +269,20 @@ func TestEnsembleLeaderLoss(t *testing.T) {
 	if next < 0 || next == leader {
 		t.Fatalf("no new leader (got %d)", next)
 	}
+	// A sync before any write of the new epoch is answered: it waits for
+	// the history the new leader took over, not for a write to come. (The
+	// session moves without a transaction; a new one would write.)
+	syncDeadline := time.Now().Add(ensembleWait)
+	for {
+		_, err := c.Sync("/")
+		if err == nil {
+			break
+		}
+		if time.Now().After(syncDeadline) {
+			t.Fatalf("sync before the new epoch's first write: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	deadline := time.Now().Add(ensembleWait)
 	for i := 50; i < 100; i++ {
 		for {
