@@ -17,6 +17,8 @@ run:
 # Apache ZooKeeper need the Debian packages zookeeper and zookeeper-bin.
 test: vet
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	# The client end-to-end suite again, against a follower of a 3-server ensemble.
+	ZKD_E2E_ENSEMBLE=1 $(GO) test -race -count=1 -timeout 10m ./netio/
 
 test-short:
 	$(GO) test -count=1 -short $(PKGS)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -384,7 +385,12 @@ func (e *Ensemble) waitFor(zxid int64, r *Request) {
 		e.host.Apply([]tree.Txn{syncTxn(r, zxid)}, []*Request{r}, nil)
 		return
 	}
-	e.waiting = append(e.waiting, syncWait{zxid, r})
+	// Targets arrive in order (the leader's proposals); keep it so if not.
+	i := len(e.waiting)
+	for i > 0 && e.waiting[i-1].zxid > zxid {
+		i--
+	}
+	e.waiting = slices.Insert(e.waiting, i, syncWait{zxid, r})
 }
 
 // fail answers r with an error without applying anything.
@@ -543,8 +549,16 @@ type ensembleSM Ensemble
 func (sm *ensembleSM) Apply(entries []zab.Entry) {
 	e := (*Ensemble)(sm)
 	e.txns, e.reqs = e.txns[:0], e.reqs[:0]
-	taken := 0
+	taken, answered := 0, 0
 	for _, en := range entries {
+		// A sync is answered right after the txn it waits for, before the
+		// txns after it: a session's later writes may be in this batch.
+		for answered < len(e.waiting) && e.waiting[answered].zxid < int64(en.Zxid) {
+			w := e.waiting[answered]
+			e.txns = append(e.txns, syncTxn(w.req, w.zxid))
+			e.reqs = append(e.reqs, w.req)
+			answered++
+		}
 		var x tree.Txn
 		for taken < len(e.proposed) && e.proposed[taken].Zxid < int64(en.Zxid) {
 			taken++ // not committed in this epoch: the next leader's business
@@ -573,9 +587,21 @@ func (sm *ensembleSM) Apply(entries []zab.Entry) {
 		e.txns = append(e.txns, x)
 		e.reqs = append(e.reqs, req)
 	}
+	if len(entries) > 0 {
+		last := int64(entries[len(entries)-1].Zxid)
+		for answered < len(e.waiting) && e.waiting[answered].zxid <= last {
+			w := e.waiting[answered]
+			e.txns = append(e.txns, syncTxn(w.req, w.zxid))
+			e.reqs = append(e.reqs, w.req)
+			answered++
+		}
+	}
+	n := copy(e.waiting, e.waiting[answered:])
+	clear(e.waiting[n:])
+	e.waiting = e.waiting[:n]
 	e.host.Apply(e.txns, e.reqs, nil)
 	clear(e.reqs)
-	n := copy(e.proposed, e.proposed[taken:])
+	n = copy(e.proposed, e.proposed[taken:])
 	clear(e.proposed[n:])
 	e.proposed = e.proposed[:n]
 	if e.prep != nil {

@@ -36,9 +36,9 @@ func TestE2EFourLetterWords(t *testing.T) {
 		{word: "ruok", exact: "imok"},
 		{word: "isro", exact: "rw"},
 		{word: "srvr", has: []string{"Zookeeper version: ", "Latency min/avg/max: ", "Received: ", "Sent: ",
-			"Connections: ", "Outstanding: ", "Zxid: 0x", "Mode: standalone\n", "Node count: "}},
-		{word: "stat", has: []string{"Zookeeper version: ", "Clients:\n /127.0.0.1:", "Mode: standalone\n", "Node count: "}},
-		{word: "mntr", has: []string{"zk_version\t", "zk_server_state\tstandalone\n", "zk_znode_count\t",
+			"Connections: ", "Outstanding: ", "Zxid: 0x", "Mode: "+e2eMode()+"\n", "Node count: "}},
+		{word: "stat", has: []string{"Zookeeper version: ", "Clients:\n /127.0.0.1:", "Mode: "+e2eMode()+"\n", "Node count: "}},
+		{word: "mntr", has: []string{"zk_version\t", "zk_server_state\t"+e2eMode()+"\n", "zk_znode_count\t",
 			"zk_watch_count\t", "zk_ephemerals_count\t1\n", "zk_num_alive_connections\t", "zk_outstanding_requests\t"}},
 		{word: "conf", has: []string{"clientPort=" + port + "\n", "tickTime=100\n", "maxSessionTimeout=2000\n", "minSessionTimeout=200\n"}},
 		{word: "cons", has: []string{" /127.0.0.1:", "sid=" + sid}},
@@ -75,7 +75,7 @@ func TestE2EFourLetterWhitelist(t *testing.T) {
 			t.Errorf("%s: %q, want %q", w, out, want)
 		}
 	}
-	if out := e2eFourLetter(t, addr, "srvr"); !strings.Contains(out, "Mode: standalone") {
+	if out := e2eFourLetter(t, addr, "srvr"); !strings.Contains(out, "Mode: "+e2eMode()) {
 		t.Errorf("srvr (whitelisted): %q", out)
 	}
 	if out := e2eFourLetter(t, addr, "ruok"); out != "imok" {

@@ -28,6 +28,7 @@ import (
 	"zkd/broadcast"
 	"zkd/netio"
 	"zkd/netio/jute"
+	"zkd/netio/netiotest"
 	"zkd/tools/refzk"
 	"zkd/tree"
 )
@@ -50,6 +51,10 @@ var e2eOpenACL = zk.WorldACL(zk.PermAll)
 // ZooKeeper 3.8 (tools/refzk) instead of zkd, to check that what the tests
 // expect is what ZooKeeper does. Each test then starts a JVM (1-2 s).
 const e2eReferenceEnv = "ZKD_E2E_REFZK"
+
+// e2eEnsembleEnv, set to 1, runs the end-to-end tests against a follower
+// of a three-server zkd ensemble instead of a standalone server.
+const e2eEnsembleEnv = "ZKD_E2E_ENSEMBLE"
 
 // e2eStart starts a server on a free 127.0.0.1 port with the configuration
 // the end-to-end tests share (tick 100 ms, TTL nodes on, every four-letter
@@ -75,6 +80,15 @@ func e2eStart(t testing.TB, mutate ...func(*netio.Config)) string {
 	if e2eReference() {
 		return e2eStartReference(t, newCfg())
 	}
+	if os.Getenv(e2eEnsembleEnv) == "1" {
+		cfg := newCfg()
+		e := netiotest.StartEnsemble(t, 3, cfg)
+		leader := e.WaitServing(15 * time.Second)
+		if leader < 0 {
+			t.Fatal("ensemble not serving")
+		}
+		return e.Members[(leader+1)%3].Addr
+	}
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
 		cfg := newCfg()
@@ -88,6 +102,14 @@ func e2eStart(t testing.TB, mutate ...func(*netio.Config)) string {
 	}
 	t.Fatalf("starting server: %v", lastErr)
 	return ""
+}
+
+// e2eMode is what srvr reports for the server e2eStart started.
+func e2eMode() string {
+	if os.Getenv(e2eEnsembleEnv) == "1" {
+		return "follower"
+	}
+	return "standalone"
 }
 
 // e2eReference reports whether the tests run against Apache ZooKeeper.

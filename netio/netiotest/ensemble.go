@@ -44,9 +44,10 @@ func (m *Member) Server() *netio.Server { return m.srv }
 func StartEnsemble(t testing.TB, n int, cfg netio.Config) *Ensemble {
 	t.Helper()
 	e := &Ensemble{t: t, cfg: cfg}
+	addrs := freeAddrs(t, 2*n)
 	for i := range n {
 		e.Members = append(e.Members, &Member{
-			ID: i + 1, Addr: freeAddr(t), PeerAddr: freeAddr(t), storage: &replica.MemStorage{},
+			ID: i + 1, Addr: addrs[2*i], PeerAddr: addrs[2*i+1], storage: &replica.MemStorage{},
 		})
 	}
 	for i := range e.Members {
@@ -124,6 +125,28 @@ func (e *Ensemble) Start(i int) {
 	m.srv = srv
 }
 
+// freeAddrs returns n distinct free 127.0.0.1 addresses, all held open
+// until every one is found, so no two are the same port.
+func freeAddrs(t testing.TB, n int) []string {
+	t.Helper()
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	out := make([]string, n)
+	for i := range out {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls = append(ls, l)
+		out[i] = l.Addr().String()
+	}
+	return out
+}
+
 // Stop stops member i, as a process exit would (its storage stays).
 func (e *Ensemble) Stop(i int) {
 	if m := e.Members[i]; m.srv != nil {
@@ -156,14 +179,4 @@ func (e *Ensemble) WaitServing(timeout time.Duration) int {
 		time.Sleep(10 * time.Millisecond)
 	}
 	return -1
-}
-
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
