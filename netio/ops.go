@@ -1,6 +1,7 @@
 package netio
 
 import (
+	"errors"
 	"strings"
 	"time"
 
@@ -465,6 +466,18 @@ func (srv *Server) setWatchesLocked(c *conn, sw *jute.SetWatches) jute.Err {
 // Apply is the pipeline's StateMachine: it applies a committed batch under
 // the tree's write lock, queues watch events, then replies.
 func (srv *Server) Apply(txns []tree.Txn, reqs []*broadcast.Request, commitErr error) {
+	if errors.Is(commitErr, broadcast.ErrNotServing) {
+		// The ensemble lost its leader with these in flight: they may
+		// still commit under the next one. Like ZooKeeper, close the
+		// connection (the client sees ConnectionLoss: outcome unknown)
+		// rather than answer with an error that claims they failed.
+		for _, req := range reqs {
+			if c, ok := req.Origin.(*conn); ok {
+				_ = c.gc.Close()
+			}
+		}
+		return
+	}
 	srv.treeMu.Lock()
 	defer srv.treeMu.Unlock()
 	now := time.Now()
