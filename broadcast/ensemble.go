@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -69,11 +71,23 @@ type EnsembleConfig struct {
 	// TouchEvery is how often a follower tells the leader which of its
 	// sessions are alive (a fraction of tickTime).
 	TouchEvery time.Duration
-	// CompactEvery is how many applied entries the core keeps in memory
-	// before it drops the older ones (a follower further behind gets a
-	// SNAP); CompactKeep of them stay. Zero means the defaults.
+	// Snapshots, when set, keeps the snapshots of the tree the Ensemble
+	// takes every SnapCount applied entries or so (randomised, as
+	// ZooKeeper does, so that servers do not all snapshot at once): once
+	// one is durable the storage drops its log up to it and the core its
+	// in-memory log, and a restart begins from it.
+	Snapshots Snapshotter
+	SnapCount int
+	// Without Snapshots, the core keeps CompactEvery applied entries in
+	// memory before it drops all but the last CompactKeep (a follower
+	// further behind gets a SNAP). Zero means the defaults.
 	CompactEvery, CompactKeep int
 	Logger                    *slog.Logger
+}
+
+// Snapshotter keeps snapshots durably (replica.EngineStorage).
+type Snapshotter interface {
+	SaveSnapshot(s zab.Snapshot) error
 }
 
 // ErrNotServing answers requests a server cannot take: it has no
@@ -119,7 +133,10 @@ type Ensemble struct {
 	syncs         map[syncKey]*Request // syncs forwarded to the leader
 	waiting       []syncWait           // syncs waiting for the tree to reach a zxid
 	held          []heldRequest        // taken while the leader catches up on its history
-	sinceComp     int                  // entries applied since the last Compact
+	sinceComp     int                  // entries applied since the last Compact or snapshot
+	snapAt        int                  // sinceComp that triggers the next snapshot
+	saving        atomic.Bool          // a snapshot is being written
+	saver         sync.WaitGroup       // the goroutine writing it
 	proposed      []tree.Txn           // the leader's proposals not yet applied, in zxid order
 	txns          []tree.Txn           // Apply's buffers
 	reqs          []*Request
@@ -155,6 +172,9 @@ func NewEnsemble(cfg EnsembleConfig) *Ensemble {
 	}
 	if cfg.CompactKeep <= 0 {
 		cfg.CompactKeep = compactKeepDefault
+	}
+	if cfg.SnapCount <= 0 {
+		cfg.SnapCount = 100000
 	}
 	if cfg.TouchEvery <= 0 {
 		cfg.TouchEvery = 500 * time.Millisecond
@@ -210,6 +230,7 @@ func (e *Ensemble) Stop() {
 	if err := e.rep.Stop(); err != nil {
 		e.log.Error("replica stopped with an error", "err", err)
 	}
+	e.saver.Wait() // the storage closes after Stop
 }
 
 // Role is the server's part in the ensemble now.
@@ -440,15 +461,56 @@ func (e *Ensemble) afterReady(l *Loop, s zab.Status) {
 	if roleOf(old) != roleOf(s) {
 		e.changed(old, s)
 	}
-	if e.sinceComp >= e.cfg.CompactEvery {
-		e.sinceComp = 0
-		if z := e.tree.LastZxid() - int64(e.cfg.CompactKeep); z > int64(s.LogStart) {
-			if err := l.Compact(zab.Zxid(z)); err != nil {
-				e.log.Warn("compacting the in-memory log", "err", err)
+	e.maybeSnapshot(l, s)
+	e.release(l)
+}
+
+// maybeSnapshot takes a snapshot every snapAt applied entries and has it
+// written in the background, then the logs compacted up to it; without a
+// Snapshotter it only compacts the core's in-memory log.
+func (e *Ensemble) maybeSnapshot(l *Loop, s zab.Status) {
+	if e.cfg.Snapshots == nil {
+		if e.sinceComp >= e.cfg.CompactEvery {
+			e.sinceComp = 0
+			if z := e.tree.LastZxid() - int64(e.cfg.CompactKeep); z > int64(s.LogStart) {
+				if err := l.Compact(zab.Zxid(z)); err != nil {
+					e.log.Warn("compacting the in-memory log", "err", err)
+				}
 			}
 		}
+		return
 	}
-	e.release(l)
+	if e.snapAt == 0 {
+		e.snapAt = e.cfg.SnapCount/2 + rand.IntN(e.cfg.SnapCount/2+1)
+	}
+	if e.sinceComp < e.snapAt || e.saving.Load() || e.tree.LastZxid() == 0 {
+		return
+	}
+	// The loop is the tree's only writer, so the tree holds still while
+	// it is encoded here; readers go on.
+	start := time.Now()
+	snap, err := (*ensembleSM)(e).Snapshot()
+	if err != nil {
+		e.log.Error("encoding a snapshot", "err", err)
+		return
+	}
+	e.sinceComp, e.snapAt = 0, 0
+	e.saving.Store(true)
+	e.saver.Add(1)
+	go func() {
+		defer e.saver.Done()
+		defer e.saving.Store(false)
+		if err := e.cfg.Snapshots.SaveSnapshot(snap); err != nil {
+			e.log.Warn("snapshot not saved", "zxid", snap.Zxid, "err", err)
+			return
+		}
+		err := e.rep.Exec(func(l *Loop) {
+			if err := l.Compact(snap.Zxid); err != nil {
+				e.log.Warn("compacting the in-memory log", "zxid", snap.Zxid, "err", err)
+			}
+		})
+		e.log.Info("snapshot saved", "zxid", snap.Zxid, "bytes", len(snap.Data), "took", time.Since(start), "err", err)
+	}()
 }
 
 // roleKey is what a change of role is judged by.

@@ -20,15 +20,17 @@
 //
 // Storages: MemStorage (tests) and EngineStorage, which keeps entries in
 // an engine.Log (an entry's Data is an encoded tree.Txn, so the replicated
-// log is the server's transaction log; one fsync per Ready) and the hard
-// state in a checksummed file replaced atomically. A restart reads both
-// back with Applied 0: the state machine starts empty and the core hands
-// the committed entries out again, so nothing uncommitted is applied.
+// log is the server's transaction log; one fsync per Ready), the hard
+// state in a checksummed file replaced atomically, and the newest
+// snapshot (a leader's SNAP, or the server's own, SaveSnapshot) in a
+// checksummed file; a saved snapshot purges the log before it. A restart
+// (RestartWithSnapshot) begins from the snapshot with Applied = its zxid:
+// the state machine is restored from it and the core hands the committed
+// entries after it out again, so nothing uncommitted is applied.
 //
-// Not yet here (the replication issue's next steps): snapshots (a leader's
-// SNAP fails with ErrSnapshotUnsupported, stopping the replica; restart
-// from a snapshot plus zab.SnapshotSource and Compact), and the wiring
-// into broadcast.Pipeline (zxids from the core), netio and cmd/zkd.
+// The driver also carries the server's own traffic on the peer links
+// (zab.MsgForward, to Config.Forwarded) and runs Config.AfterReady after
+// each turn; package broadcast's Ensemble uses both.
 //
 // Cost sketch: per Ready one Persist (one fsync with a durable Storage),
 // one Send per message (queued; the transport batches writes), and one

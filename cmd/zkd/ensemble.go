@@ -14,6 +14,7 @@ import (
 	"zkd/broadcast/peer"
 	"zkd/broadcast/replica"
 	"zkd/broadcast/zab"
+	"zkd/tree"
 )
 
 // member is one server.N line of zoo.cfg:
@@ -77,12 +78,14 @@ const ticksPerTickTime = 10
 type ensembleSetup struct {
 	ens     *broadcast.Ensemble
 	storage *replica.EngineStorage
-	client  string // the client address from this server's line, if any
+	tree    *tree.Tree // restored from the newest snapshot, or empty
+	client  string     // the client address from this server's line, if any
 }
 
 // setUpEnsemble opens the member's replicated log and configures Zab and
-// the peer transport from zoo.cfg. The tree starts empty: the ensemble
-// hands the committed entries out again (see replica.EngineStorage).
+// the peer transport from zoo.cfg. The tree starts from the newest
+// snapshot (or empty): the ensemble hands the committed entries after it
+// out again, so nothing uncommitted is applied (see replica.EngineStorage).
 func setUpEnsemble(cfg config, myID int, logger *slog.Logger) (*ensembleSetup, error) {
 	members := make(map[zab.ID]member, len(cfg.Servers))
 	for id, line := range cfg.Servers {
@@ -129,12 +132,20 @@ func setUpEnsemble(cfg config, myID int, logger *slog.Logger) (*ensembleSetup, e
 	if err != nil {
 		return nil, err
 	}
-	if err := storage.Restart(&zc); err != nil {
+	snap, err := storage.RestartWithSnapshot(&zc)
+	if err != nil {
 		storage.Close()
 		return nil, err
 	}
+	t := tree.New()
+	if snap != nil {
+		if t, err = broadcast.DecodeSnapshot(*snap); err != nil {
+			storage.Close()
+			return nil, err
+		}
+	}
 	logger.Info("ensemble member", "myid", myID, "peer", me.peer, "servers", len(members),
-		"acceptedEpoch", zc.HardState.AcceptedEpoch, "currentEpoch", zc.HardState.CurrentEpoch, "logEntries", len(zc.Entries))
+		"acceptedEpoch", zc.HardState.AcceptedEpoch, "currentEpoch", zc.HardState.CurrentEpoch, "logEntries", len(zc.Entries), "snapshotZxid", zc.LogStart)
 	tick := cfg.Net.TickTime / ticksPerTickTime
 	ens := broadcast.NewEnsemble(broadcast.EnsembleConfig{
 		Replica: replica.Config{
@@ -142,7 +153,9 @@ func setUpEnsemble(cfg config, myID int, logger *slog.Logger) (*ensembleSetup, e
 		},
 		ExtendedTypes: cfg.Net.ExtendedTypes,
 		TouchEvery:    cfg.Net.TickTime / 2,
+		Snapshots:     storage,
+		SnapCount:     cfg.SnapCount,
 		Logger:        logger,
 	})
-	return &ensembleSetup{ens: ens, storage: storage, client: me.client}, nil
+	return &ensembleSetup{ens: ens, storage: storage, tree: t, client: me.client}, nil
 }

@@ -76,7 +76,7 @@ func startProcEnsemble(t *testing.T, bin string, n int) []*procMember {
 		}
 		host, port, _ := strings.Cut(m.addr, ":")
 		m.cfg = filepath.Join(root, fmt.Sprintf("zoo%d.cfg", m.id))
-		cfg := fmt.Sprintf("tickTime=200\ninitLimit=10\nsyncLimit=5\ndataDir=%s\nclientPortAddress=%s\nclientPort=%s\n4lw.commands.whitelist=*\n%s",
+		cfg := fmt.Sprintf("tickTime=200\ninitLimit=10\nsyncLimit=5\nsnapCount=100\ndataDir=%s\nclientPortAddress=%s\nclientPort=%s\n4lw.commands.whitelist=*\n%s",
 			m.dataDir, host, port, servers.String())
 		if err := os.WriteFile(m.cfg, []byte(cfg), 0o644); err != nil {
 			t.Fatal(err)
@@ -90,7 +90,7 @@ func startProcEnsemble(t *testing.T, bin string, n int) []*procMember {
 
 func (m *procMember) start(t *testing.T, bin string) {
 	t.Helper()
-	m.cmd, m.logs = runZkd(t, m.addr, bin, "-config", m.cfg, "-log-level", "warn")
+	m.cmd, m.logs = runZkd(t, m.addr, bin, "-config", m.cfg)
 }
 
 func (m *procMember) kill() {
@@ -150,6 +150,7 @@ func TestEnsembleCrashRecovery(t *testing.T) {
 	for w := range acked {
 		acked[w], inflight[w] = map[string]ackedWrite{}, map[string]string{}
 	}
+	fromSnapshot := 0
 	for round := range *ensembleRounds {
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
@@ -170,6 +171,9 @@ func TestEnsembleCrashRecovery(t *testing.T) {
 		wg.Wait()
 		waitProcServing(t, ms, victim)
 		ms[victim].start(t, bin)
+		if !strings.Contains(ms[victim].logs.String(), "snapshotZxid=0.0") {
+			fromSnapshot++
+		}
 		leader = waitProcServing(t, ms, -1)
 		for _, m := range ms {
 			verifyAcked(t, m.addr, acked, inflight, round)
@@ -182,7 +186,11 @@ func TestEnsembleCrashRecovery(t *testing.T) {
 	if n == 0 {
 		t.Fatal("no write was acknowledged")
 	}
-	t.Logf("%d znodes, %d rounds, every acknowledged write on every member", n, *ensembleRounds)
+	// snapCount=100: most restarts begin from a snapshot, not the log.
+	if fromSnapshot == 0 && *ensembleRounds >= 4 {
+		t.Fatalf("no restart began from a snapshot; last victim's log:\n%s", ms[0].logs)
+	}
+	t.Logf("%d znodes, %d rounds (%d restarts from a snapshot), every acknowledged write on every member", n, *ensembleRounds, fromSnapshot)
 }
 
 // TestEnsembleZkCli drives the Java client against a follower of a zkd

@@ -16,7 +16,6 @@ import (
 
 	"zkd/engine"
 	"zkd/netio"
-	"zkd/tree"
 )
 
 // restoreGCPercent is GOGC while the store restores: the heap may grow
@@ -120,9 +119,9 @@ func run(args []string) error {
 		}
 		cfg.Net.ServerID = int64(id)
 		tuner := newMemoryTuner(uint64(max(*gcHeadroom, 0))<<20, logger)
-		tuner.afterRestore() // nothing to restore: the ensemble replays the log
+		tuner.afterRestore()
 		defer tuner.close()
-		srv = netio.NewEnsembleServer(cfg.Net, tree.New(), setup.ens, logger)
+		srv = netio.NewEnsembleServer(cfg.Net, setup.tree, setup.ens, logger)
 		if err := srv.Start(); err != nil {
 			return err
 		}
