@@ -681,6 +681,7 @@ func (sm *ensembleSM) Restore(s zab.Snapshot) error {
 	}
 	e.tree, e.prep = t, nil
 	e.host.Restore(t)
+	e.log.Info("installed the leader's snapshot", "zxid", s.Zxid, "bytes", len(s.Data), "znodes", t.NodeCount())
 	return nil
 }
 
