@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"zkd/broadcast"
 	"zkd/netio"
 	"zkd/netio/jute"
 	"zkd/netio/netiotest"
@@ -319,5 +320,48 @@ func TestEnsembleLeaderLoss(t *testing.T) {
 		if err != nil || len(data) != 1 || data[0] != byte(i) {
 			t.Fatalf("/k%02d on the rejoined server: %v %v", i, data, err)
 		}
+	}
+}
+
+// A member that comes back after the others compacted their logs past
+// its own gets the leader's snapshot (SNAP) and serves the same tree.
+func TestEnsembleSnapshotSync(t *testing.T) {
+	if e2eReference() {
+		t.Skip("ensemble tests run against zkd only")
+	}
+	e := netiotest.StartEnsemble(t, 3, netio.Config{TickTime: e2eTick, MaxSessionTimeout: 4 * time.Second},
+		func(c *broadcast.EnsembleConfig) { c.CompactEvery, c.CompactKeep = 50, 10 })
+	leader := e.WaitServing(ensembleWait)
+	if leader < 0 {
+		t.Fatal("no leader")
+	}
+	lagging := (leader + 1) % 3
+	e.Stop(lagging)
+	c := e2eConnect(t, e.Members[leader].Addr)
+	for i := range 300 {
+		if _, err := c.Create(fmt.Sprintf("/n%03d", i), []byte{byte(i)}, 0, e2eOpenACL); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.Start(lagging)
+	if e.WaitServing(ensembleWait) < 0 {
+		t.Fatal("the lagging member did not rejoin")
+	}
+	back := e2eConnect(t, e.Members[lagging].Addr)
+	if _, err := back.Sync("/"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(childrenOf(t, back, "/")), len(childrenOf(t, c, "/")); got != want || got < 300 {
+		t.Fatalf("the rejoined member has %d children of /, the leader %d", got, want)
+	}
+	for _, i := range []int{0, 150, 299} {
+		data, _, err := back.Get(fmt.Sprintf("/n%03d", i))
+		if err != nil || len(data) != 1 || data[0] != byte(i) {
+			t.Fatalf("/n%03d on the rejoined member: %v %v", i, data, err)
+		}
+	}
+	// Writes go on through it after the SNAP.
+	if _, err := back.Create("/after", nil, 0, e2eOpenACL); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -22,6 +22,7 @@ import (
 type Ensemble struct {
 	t       testing.TB
 	cfg     netio.Config
+	tune    []func(*broadcast.EnsembleConfig)
 	Members []*Member
 }
 
@@ -40,10 +41,10 @@ func (m *Member) Server() *netio.Server { return m.srv }
 // StartEnsemble starts n members configured as cfg (TickTime should be
 // short, 100 ms or so, for tests to be quick), each on free 127.0.0.1
 // ports, and stops them when the test ends. ZKD_TEST_LOG=1 shows their
-// logs.
-func StartEnsemble(t testing.TB, n int, cfg netio.Config) *Ensemble {
+// logs. tune, if any, adjusts each member's broadcast.EnsembleConfig.
+func StartEnsemble(t testing.TB, n int, cfg netio.Config, tune ...func(*broadcast.EnsembleConfig)) *Ensemble {
 	t.Helper()
-	e := &Ensemble{t: t, cfg: cfg}
+	e := &Ensemble{t: t, cfg: cfg, tune: tune}
 	addrs := freeAddrs(t, 2*n)
 	for i := range n {
 		e.Members = append(e.Members, &Member{
@@ -105,7 +106,7 @@ func (e *Ensemble) Start(i int) {
 	if os.Getenv("ZKD_TEST_LOG") == "1" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil)).With("member", m.ID)
 	}
-	ens := broadcast.NewEnsemble(broadcast.EnsembleConfig{
+	ec := broadcast.EnsembleConfig{
 		Replica: replica.Config{
 			Zab: zc,
 			Peer: peer.Config{ID: zab.ID(m.ID), Listen: m.PeerAddr, Peers: peers, Logger: logger,
@@ -115,7 +116,11 @@ func (e *Ensemble) Start(i int) {
 		ExtendedTypes: e.cfg.ExtendedTypes,
 		TouchEvery:    tick / 2,
 		Logger:        logger,
-	})
+	}
+	for _, f := range e.tune {
+		f(&ec)
+	}
+	ens := broadcast.NewEnsemble(ec)
 	cfg := e.cfg
 	cfg.Addr, cfg.ServerID = m.Addr, int64(m.ID)
 	srv := netio.NewEnsembleServer(cfg, t, ens, logger)
