@@ -43,16 +43,16 @@ const (
 	ensembleServersMax = 13
 )
 
-// ZkdLauncher starts zkd binaries on loopback.
-//
-// zkd has no replication yet (Zab is a later issue), so only a standalone
-// server (one) can be launched; larger ensembles report
-// ErrEnsembleUnavailable. When Zab lands, Launch(n) starts n processes
-// with server.N lines and the Cluster it returns finds its leader through
-// srvr, as zookeeperCluster does.
+// ZkdLauncher starts zkd binaries on loopback: standalone for one server
+// (StartZkd), else an ensemble (StartZkdEnsemble): n processes, each over
+// its own temporary directory with a zoo.cfg (server.1..server.n on free
+// loopback ports, tickTime=2000, initLimit=10, syncLimit=5) and a myid.
+// Launch returns once every server serves and exactly one is leader; the
+// Cluster's Leader is that server's index. Stop ends every process by its
+// PID and removes the directories.
 type ZkdLauncher struct {
 	Bin  string   // the zkd binary (BuildZkd)
-	Args []string // extra flags for every server
+	Args []string // extra flags for every server; not -config, -addr or -data
 }
 
 func (l ZkdLauncher) System() string { return "zkd" }
@@ -61,17 +61,24 @@ func (l ZkdLauncher) Launch(servers int) (Cluster, error) {
 	if err := checkServers(servers); err != nil {
 		return nil, err
 	}
-	if servers > 1 {
-		return nil, fmt.Errorf("%w: zkd has no replication yet (Zab is a later issue) and runs standalone only; an ensemble of %d needs it", ErrEnsembleUnavailable, servers)
+	if servers == 1 {
+		p, err := StartZkd(l.Bin, l.Args...)
+		if err != nil {
+			return nil, err
+		}
+		return &zkdCluster{procs: []*ZkdProcess{p}, leader: 0}, nil
 	}
-	p, err := StartZkd(l.Bin, l.Args...)
+	procs, leader, err := StartZkdEnsemble(l.Bin, servers, l.Args...)
 	if err != nil {
 		return nil, err
 	}
-	return &zkdCluster{procs: []*ZkdProcess{p}}, nil
+	return &zkdCluster{procs: procs, leader: leader}, nil
 }
 
-type zkdCluster struct{ procs []*ZkdProcess }
+type zkdCluster struct {
+	procs  []*ZkdProcess
+	leader int // found by srvr when the ensemble came up
+}
 
 func (c *zkdCluster) System() string { return "zkd" }
 func (c *zkdCluster) Addrs() []string {
@@ -88,20 +95,18 @@ func (c *zkdCluster) PIDs() []int {
 	}
 	return out
 }
-func (c *zkdCluster) Leader() int { return 0 }
-func (c *zkdCluster) Stop() error {
-	var errs []error
-	for _, p := range c.procs {
-		errs = append(errs, p.Stop())
-	}
-	return errors.Join(errs...)
-}
+func (c *zkdCluster) Leader() int { return c.leader }
+func (c *zkdCluster) Stop() error { return StopZkds(c.procs) }
 
-// Logs returns the servers' output, for error reports.
+// Logs returns the servers' output, for error reports; an ensemble's under
+// one header per server.
 func (c *zkdCluster) Logs() string {
+	if len(c.procs) == 1 {
+		return c.procs[0].Logs()
+	}
 	var b strings.Builder
-	for _, p := range c.procs {
-		b.WriteString(p.Logs())
+	for i, p := range c.procs {
+		fmt.Fprintf(&b, "--- server %d (%s, pid %d) ---\n%s", i, p.Addr(), p.PID(), p.Logs())
 	}
 	return b.String()
 }

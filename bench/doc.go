@@ -12,10 +12,12 @@
 //     pacing (Rate) for latency-at-fixed-load runs; per-server counters
 //     (zxid from srvr, fsyncs from mntr) read around the window.
 //   - Launcher and Cluster (cluster.go): what a table cell runs against.
-//     ZkdLauncher starts zkd (standalone only until Zab lands: ensembles
-//     report ErrEnsembleUnavailable, and the cell reads "n/a" with the
-//     reason), ZooKeeperLauncher starts Apache ZooKeeper 3.8 through
-//     tools/refzk, HostsLauncher names an ensemble already running.
+//     ZkdLauncher starts zkd (standalone for one server, else an
+//     ensemble of processes with zoo.cfg server.N lines, through
+//     StartZkdEnsemble in procs.go), ZooKeeperLauncher starts Apache
+//     ZooKeeper 3.8 through tools/refzk, HostsLauncher names an ensemble
+//     already running. A Launcher that cannot run a size at all reports
+//     ErrEnsembleUnavailable, and the cell reads "n/a" with the reason.
 //   - RunTable (table.go): the paper's throughput table, servers × write
 //     fractions × systems, each cell saturated. Reports in report.go
 //     (Markdown, CSV, JSON), svg.go (Figure 5's shape) and capacity.go
@@ -27,8 +29,8 @@
 //     otherwise.
 //
 // Contract:
-//  1. Start the targets (a Launcher, or StartZkd / StartReference) or name
-//     existing ones.
+//  1. Start the targets (a Launcher, or StartZkd / StartZkdEnsemble /
+//     StartReference) or name existing ones.
 //  2. Call RunLoad (or RunTable, RunCreateTable, RunCurve); each creates its
 //     znodes, warms up, measures, and returns its result. Each stops by
 //     itself: every wait is bounded (the window, then at most drainTimeout

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -28,9 +29,30 @@ type Target interface {
 type ZkdProcess struct {
 	cmd  *exec.Cmd
 	addr string
-	dir  string
+	dir  string // removed by Stop once the process is gone; "" removes nothing
 	logs *lockedBuffer
+
+	exited  chan struct{} // closed once the process is reaped (watch)
+	waitErr error         // the process's exit; valid once exited is closed
+
+	stopOnce sync.Once
+	stopErr  error
 }
+
+// Bounds on starting and stopping zkd processes.
+const (
+	zkdStartTimeout         = 15 * time.Second // standalone: until ruok
+	zkdEnsembleStartTimeout = 60 * time.Second // ensemble: until one leader and the rest followers
+	zkdStopGraceTimeout     = 10 * time.Second // SIGTERM to SIGKILL
+	zkdKillWaitTimeout      = 10 * time.Second // SIGKILL to reaped
+	zkdPollInterval         = 50 * time.Millisecond
+	zkdProbeTimeout         = time.Second
+	zkdPortAttemptsMax      = 3 // fresh ports after a lost bind race
+	zkdLogTailBytesMax      = 4096
+	zkdTickTimeMs           = 2000
+	zkdInitLimit            = 10 // tickTimes
+	zkdSyncLimit            = 5  // tickTimes
+)
 
 type lockedBuffer struct {
 	mu sync.Mutex
@@ -61,7 +83,8 @@ func BuildZkd(moduleDir, dir string) (string, error) {
 }
 
 // StartZkd runs bin standalone on a free loopback port with extra flags,
-// and waits until it answers ruok.
+// and waits until it answers ruok. On failure the process is stopped and
+// the error carries the end of its log.
 func StartZkd(bin string, extraArgs ...string) (*ZkdProcess, error) {
 	dir, err := os.MkdirTemp("", "zkbench-zkd-")
 	if err != nil {
@@ -69,26 +92,189 @@ func StartZkd(bin string, extraArgs ...string) (*ZkdProcess, error) {
 	}
 	addr, err := freeLoopbackAddr()
 	if err != nil {
+		os.RemoveAll(dir)
 		return nil, err
 	}
 	args := append([]string{"-addr", addr, "-data", filepath.Join(dir, "data"), "-log-level", "warn"}, extraArgs...)
+	p, err := launchZkd(bin, addr, dir, args)
+	if err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(zkdStartTimeout)
+	for {
+		if out, err := refzk.FourLetter(addr, "ruok", zkdProbeTimeout); err == nil && out == "imok" {
+			return p, nil
+		}
+		var why string
+		select {
+		case <-p.exited:
+			why = fmt.Sprintf("exited (%v)", p.waitErr)
+		default:
+			if time.Now().After(deadline) {
+				why = fmt.Sprintf("did not answer ruok within %v", zkdStartTimeout)
+			}
+		}
+		if why != "" {
+			err := withZkdLogTail(fmt.Errorf("bench: zkd pid %d on %s %s", p.PID(), addr, why), "zkd", p)
+			return nil, errors.Join(err, p.Stop())
+		}
+		time.Sleep(zkdPollInterval)
+	}
+}
+
+// StartZkdEnsemble runs servers zkd processes (myid 1..servers) on
+// loopback as one ensemble, each over its own temporary directory (zoo.cfg,
+// myid, and the data under zab/) that Stop removes, with extraArgs given
+// to every one. It returns once every server answers srvr as leader or
+// follower and exactly one as leader, with that one's index; within
+// zkdEnsembleStartTimeout, and after fresh ports if a port chosen was
+// taken before zkd bound it. On failure every process is stopped and the
+// error carries the end of each server's log. extraArgs must not set
+// -config, -addr or -data, which the ensemble's layout owns.
+func StartZkdEnsemble(bin string, servers int, extraArgs ...string) ([]*ZkdProcess, int, error) {
+	if servers < 2 {
+		return nil, -1, fmt.Errorf("bench: a zkd ensemble of %d servers; StartZkd runs one", servers)
+	}
+	var err error
+	for attempt := 1; attempt <= zkdPortAttemptsMax; attempt++ {
+		var procs []*ZkdProcess
+		var leader int
+		var retry bool
+		if procs, leader, retry, err = startZkdEnsembleOnce(bin, servers, extraArgs); err == nil {
+			return procs, leader, nil
+		}
+		if !retry {
+			break
+		}
+		err = fmt.Errorf("bench: attempt %d of %d lost a port to another process: %w", attempt, zkdPortAttemptsMax, err)
+	}
+	return nil, -1, err
+}
+
+// startZkdEnsembleOnce starts one attempt; retry says a server lost the
+// race for one of its ports, so fresh ports may work.
+func startZkdEnsembleOnce(bin string, n int, extraArgs []string) (procs []*ZkdProcess, leader int, retry bool, err error) {
+	fail := func(err error) ([]*ZkdProcess, int, bool, error) {
+		for i, p := range procs {
+			select {
+			case <-p.exited:
+				if strings.Contains(strings.ToLower(p.Logs()), "address already in use") {
+					retry = true
+				}
+			default:
+			}
+			err = withZkdLogTail(err, fmt.Sprintf("server %d (myid %d, %s, pid %d)", i, i+1, p.addr, p.PID()), p)
+		}
+		return nil, -1, retry, errors.Join(err, StopZkds(procs))
+	}
+	ports, err := zkdPickPorts(3 * n) // client, peer, election per server
+	if err != nil {
+		return nil, -1, false, err
+	}
+	var members strings.Builder
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&members, "server.%d=127.0.0.1:%d:%d\n", i+1, ports[3*i+1], ports[3*i+2])
+	}
+	for i := 0; i < n; i++ {
+		dir, err := os.MkdirTemp("", fmt.Sprintf("zkbench-zkd%d-", i+1))
+		if err != nil {
+			return fail(err)
+		}
+		cfg := filepath.Join(dir, "zoo.cfg")
+		lines := fmt.Sprintf("tickTime=%d\ninitLimit=%d\nsyncLimit=%d\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\nmaxClientCnxns=0\n4lw.commands.whitelist=*\n%s",
+			zkdTickTimeMs, zkdInitLimit, zkdSyncLimit, dir, ports[3*i], members.String())
+		werr := os.WriteFile(cfg, []byte(lines), 0o644)
+		if werr == nil {
+			werr = os.WriteFile(filepath.Join(dir, "myid"), []byte(fmt.Sprintf("%d\n", i+1)), 0o644)
+		}
+		if werr != nil {
+			os.RemoveAll(dir)
+			return fail(werr)
+		}
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[3*i]))
+		p, err := launchZkd(bin, addr, dir, append([]string{"-config", cfg, "-log-level", "warn"}, extraArgs...))
+		if err != nil {
+			return fail(err)
+		}
+		procs = append(procs, p)
+	}
+	deadline := time.Now().Add(zkdEnsembleStartTimeout)
+	for {
+		leader, why, exited := ensembleReady(procs)
+		if why == "" {
+			return procs, leader, false, nil
+		}
+		if exited {
+			return fail(fmt.Errorf("bench: zkd ensemble of %d: %s", n, why))
+		}
+		if time.Now().After(deadline) {
+			return fail(fmt.Errorf("bench: zkd ensemble of %d not serving within %v: %s", n, zkdEnsembleStartTimeout, why))
+		}
+		time.Sleep(zkdPollInterval)
+	}
+}
+
+// ensembleReady asks every server with srvr; it returns the leader's index
+// once all serve with exactly one leader, else why not, and whether a
+// process has exited (which waiting will not mend).
+func ensembleReady(procs []*ZkdProcess) (leader int, why string, exited bool) {
+	leader = -1
+	var notReady []string
+	for i, p := range procs {
+		select {
+		case <-p.exited:
+			return -1, fmt.Sprintf("server %d (pid %d) exited: %v", i, p.PID(), p.waitErr), true
+		default:
+		}
+		out, err := refzk.FourLetter(p.addr, "srvr", zkdProbeTimeout)
+		role, _, _ := parseSrvr(out)
+		switch {
+		case err != nil:
+			notReady = append(notReady, fmt.Sprintf("server %d: %v", i, err))
+		case role == "leader" && leader >= 0:
+			return -1, fmt.Sprintf("servers %d and %d both say leader", leader, i), false
+		case role == "leader":
+			leader = i
+		case role != "follower":
+			notReady = append(notReady, fmt.Sprintf("server %d: mode %q", i, role))
+		}
+	}
+	if len(notReady) > 0 {
+		return -1, strings.Join(notReady, "; "), false
+	}
+	if leader < 0 {
+		return -1, "no leader", false
+	}
+	return leader, "", false
+}
+
+// launchZkd starts bin with args and a watcher that reaps it; it does not
+// wait for the server to be ready. dir, if not "", is the process's own
+// directory, removed by Stop (or here, if the process does not start).
+func launchZkd(bin, addr, dir string, args []string) (*ZkdProcess, error) {
 	p := &ZkdProcess{addr: addr, dir: dir, logs: &lockedBuffer{}}
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
+	// If the test or tool dies without calling Stop, the kernel kills the
+	// server rather than leaving it bound to its ports.
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := p.cmd.Start(); err != nil {
-		return nil, err
-	}
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		if out, err := refzk.FourLetter(addr, "ruok", time.Second); err == nil && out == "imok" {
-			return p, nil
+		if dir != "" {
+			os.RemoveAll(dir)
 		}
-		if time.Now().After(deadline) {
-			_ = p.Stop()
-			return nil, fmt.Errorf("bench: zkd did not start; logs:\n%s", p.logs)
-		}
-		time.Sleep(50 * time.Millisecond)
+		return nil, fmt.Errorf("bench: start %s: %w", bin, err)
 	}
+	p.watch()
+	return p, nil
+}
+
+// watch reaps the process in the background and closes exited.
+func (p *ZkdProcess) watch() {
+	p.exited = make(chan struct{})
+	go func() {
+		p.waitErr = p.cmd.Wait()
+		close(p.exited)
+	}()
 }
 
 func (p *ZkdProcess) Name() string { return "zkd" }
@@ -98,23 +284,74 @@ func (p *ZkdProcess) PID() int     { return p.cmd.Process.Pid }
 // Logs returns what the process printed.
 func (p *ZkdProcess) Logs() string { return p.logs.String() }
 
-// Stop sends SIGTERM, then SIGKILL after 10 s, and reaps the process.
+// Stop ends the process by its PID (SIGTERM, then SIGKILL after 10 s),
+// reaps it, and then removes its directory. It is safe to call more than
+// once; later calls return the first call's result.
 func (p *ZkdProcess) Stop() error {
-	if p.cmd.ProcessState != nil {
-		return nil
+	p.stopOnce.Do(func() { p.stopErr = p.stop() })
+	return p.stopErr
+}
+
+func (p *ZkdProcess) stop() error {
+	if p.exited == nil {
+		// Started by its owner (ZkdBig) rather than launchZkd: nothing
+		// reaps it yet.
+		p.watch()
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- p.cmd.Wait() }()
-	var err error
 	select {
-	case err = <-done:
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		err = <-done
+	case <-p.exited:
+	default:
+		// An error means the process has already finished; exited will
+		// be closed by the watcher.
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.exited:
+		case <-time.After(zkdStopGraceTimeout):
+			_ = p.cmd.Process.Kill()
+			select {
+			case <-p.exited:
+			case <-time.After(zkdKillWaitTimeout):
+				return fmt.Errorf("bench: zkd pid %d still running %v after SIGKILL", p.PID(), zkdKillWaitTimeout)
+			}
+		}
 	}
-	os.RemoveAll(p.dir)
+	err := p.waitErr
+	if p.dir != "" {
+		// Only once the process is gone, else it may write there again.
+		if rmErr := os.RemoveAll(p.dir); rmErr != nil {
+			err = errors.Join(err, rmErr)
+		}
+	}
 	return err
+}
+
+// StopZkds stops every process (in parallel, each by its PID) and joins
+// their errors.
+func StopZkds(procs []*ZkdProcess) error {
+	errs := make([]error, len(procs))
+	var wg sync.WaitGroup
+	for i, p := range procs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = p.Stop()
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// withZkdLogTail appends the end of p's log to err under a header naming
+// the server, since Stop removes its directory.
+func withZkdLogTail(err error, name string, p *ZkdProcess) error {
+	logs := p.Logs()
+	if len(logs) > zkdLogTailBytesMax {
+		logs = "..." + logs[len(logs)-zkdLogTailBytesMax:]
+	}
+	if logs == "" {
+		logs = "(nothing logged)\n"
+	}
+	return fmt.Errorf("%w\n--- log of %s ---\n%s", err, name, logs)
 }
 
 // Reference is Apache ZooKeeper 3.8 started by refzk.
@@ -179,4 +416,29 @@ func freeLoopbackAddr() (string, error) {
 	}
 	defer l.Close()
 	return l.Addr().String(), nil
+}
+
+// zkdPickPorts is freeLoopbackPorts; a test replaces it to lose a race.
+var zkdPickPorts = freeLoopbackPorts
+
+// freeLoopbackPorts picks n distinct free loopback TCP ports, holding every
+// listener until all are chosen. Another process may still take one
+// before the server binds it; StartZkdEnsemble retries on that.
+func freeLoopbackPorts(n int) ([]int, error) {
+	ls := make([]net.Listener, 0, n)
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	ports := make([]int, 0, n)
+	for i := 0; i < n; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("bench: pick a free port: %w", err)
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
 }
