@@ -189,6 +189,14 @@ func openLog(dir string, gen uint64) (*engine.Log, error) {
 	return log, nil
 }
 
+// LogStats reports the log's counters since it opened (mntr's
+// zk_log_txns and zk_log_syncs); a SNAP install starts them afresh.
+func (s *EngineStorage) LogStats() engine.LogStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mu.log.Stats()
+}
+
 // Close closes the log.
 func (s *EngineStorage) Close() error {
 	s.mu.Lock()

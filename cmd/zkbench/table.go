@@ -13,7 +13,7 @@ import (
 func runTable(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("zkbench table", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	servers := fs.String("servers", "1,3,5,7,9,13", "ensemble sizes (1..13); zkd runs standalone only until Zab lands, larger zkd cells read n/a")
+	servers := fs.String("servers", "1,3,5,7,9,13", "ensemble sizes (1..13); larger sizes start that many servers of each system on this machine")
 	writes := fs.String("writes", "0,0.01,0.1,0.2,0.5,1", "write fractions (0..1, or with %)")
 	load := addLoadFlags(fs)
 	sys := addSystemFlags(fs)

@@ -118,6 +118,10 @@ func run(args []string) error {
 			cfg.Net.Addr = setup.client
 		}
 		cfg.Net.ServerID = int64(id)
+		cfg.Net.LogStats = func() (txns, syncs uint64) {
+			s := setup.storage.LogStats()
+			return s.Txns, s.Syncs
+		}
 		tuner := newMemoryTuner(uint64(max(*gcHeadroom, 0))<<20, logger)
 		tuner.afterRestore()
 		defer tuner.close()
