@@ -212,6 +212,7 @@ type Pending struct {
 	l    *Log
 	kind reqKind
 	txns []tree.Txn
+	recs []Record // instead of txns: already encoded (AppendRecords)
 	zxid int64
 	done chan error // buffered: the writer never blocks on an answer
 
@@ -252,6 +253,40 @@ func (p *Pending) Wait() error {
 // together and share one sync (group commit).
 func (l *Log) Append(txns []tree.Txn) error {
 	return l.Enqueue(txns).Wait()
+}
+
+// Record is a transaction already encoded (tree.Txn.Encode) under its
+// zxid, as a replica receives it from its leader.
+type Record struct {
+	Zxid    int64
+	Payload []byte
+}
+
+// ErrBadRecord answers AppendRecords for a payload too short to be an
+// encoded txn.
+var ErrBadRecord = errors.New("engine: record payload is not a txn")
+
+// txnHeaderBytes is the fixed head of an encoded txn: zxid, time,
+// session, cxid, type.
+const txnHeaderBytes = 8 + 8 + 8 + 4 + 4
+
+// AppendRecords is Append for transactions already encoded, so that a
+// replica logs what its leader sent without decoding and encoding it
+// again. Each payload must be an encoded txn; the record's zxid replaces
+// the one the encoding leads with. Only the length is checked here: the
+// txn is decoded when it is read or applied.
+func (l *Log) AppendRecords(recs []Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	for _, r := range recs {
+		if len(r.Payload) < txnHeaderBytes {
+			return fmt.Errorf("%w: zxid %s, %d bytes", ErrBadRecord, Zxid(r.Zxid), len(r.Payload))
+		}
+	}
+	p := &Pending{l: l, kind: reqAppend, recs: recs, done: make(chan error, 1)}
+	l.submit(p)
+	return p.Wait()
 }
 
 // Enqueue hands txns to the writer and returns without waiting for them

@@ -499,3 +499,42 @@ func TestNoSync(t *testing.T) {
 		t.Fatalf("last %d", l.LastZxid())
 	}
 }
+
+// AppendRecords logs encoded txns as they are, under the record's zxid,
+// and reads them back like appended txns.
+func TestAppendRecords(t *testing.T) {
+	l, err := OpenLog(LogOptions{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	enc := func(x tree.Txn) []byte {
+		var w jute.Writer
+		x.Encode(&w)
+		return w.B
+	}
+	recs := []Record{
+		{Zxid: 5, Payload: enc(tree.Txn{Zxid: 5, Type: jute.OpCreate, Path: "/a", ACL: tree.OpenACLUnsafe})},
+		// The encoding's zxid (0 here) gives way to the record's.
+		{Zxid: 6, Payload: enc(tree.Txn{Type: jute.OpSetData, Path: "/a", Data: []byte("x"), Version: 1})},
+	}
+	if err := l.AppendRecords(recs); err != nil {
+		t.Fatal(err)
+	}
+	var got []tree.Txn
+	if err := l.Read(1, 10, func(x *tree.Txn) error { got = append(got, *x); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Zxid != 5 || got[0].Path != "/a" || got[1].Zxid != 6 || string(got[1].Data) != "x" {
+		t.Fatalf("read back %+v", got)
+	}
+	if err := l.AppendRecords([]Record{{Zxid: 6, Payload: recs[1].Payload}}); !errors.Is(err, ErrOutOfOrder) {
+		t.Fatalf("a record at the last zxid: %v", err)
+	}
+	if err := l.AppendRecords([]Record{{Zxid: 7, Payload: []byte("short")}}); !errors.Is(err, ErrBadRecord) {
+		t.Fatalf("a short payload: %v", err)
+	}
+	if l.LastZxid() != 6 {
+		t.Fatalf("last zxid %d after refused appends", l.LastZxid())
+	}
+}

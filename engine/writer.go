@@ -2,8 +2,10 @@ package engine
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -130,10 +132,36 @@ func (l *Log) appendGroup(p *Pending) (next *Pending) {
 	return next
 }
 
+// encodeRecords is encode for AppendRecords.
+func (l *Log) encodeRecords(p *Pending, last *int64) (n int, first int64, err error) {
+	prev := *last
+	for _, r := range p.recs {
+		if r.Zxid <= prev {
+			return 0, 0, fmt.Errorf("%w: zxid %s after %s", ErrOutOfOrder, Zxid(r.Zxid), Zxid(prev))
+		}
+		prev = r.Zxid
+	}
+	for _, r := range p.recs {
+		l.w.key = appendKey(l.w.key[:0], r.Zxid)
+		v := append(append(l.w.val.B[:0], 0, 0, 0, 0), r.Payload...)
+		binary.BigEndian.PutUint64(v[crcBytes:], uint64(r.Zxid))
+		binary.BigEndian.PutUint32(v, crc32.Checksum(v[crcBytes:], castagnoli))
+		l.w.val.B = v
+		if err := l.w.batch.Set(l.w.key, v, nil); err != nil {
+			assertf(false, "batch set: %v", err)
+		}
+	}
+	*last = prev
+	return len(p.recs), p.recs[0].Zxid, nil
+}
+
 // encode checks p's zxids against *last and, if all are in order, adds
 // p's records to the batch and advances *last. It returns the number of
 // txns added and the first zxid.
 func (l *Log) encode(p *Pending, last *int64) (n int, first int64, err error) {
+	if p.recs != nil {
+		return l.encodeRecords(p, last)
+	}
 	prev := *last
 	for i := range p.txns {
 		x := &p.txns[i]

@@ -240,15 +240,13 @@ func (s *EngineStorage) Persist(rd *zab.Ready) error {
 		}
 	}
 	if len(rd.Entries) > 0 {
-		txns := make([]tree.Txn, len(rd.Entries))
+		// Logged as they came, not decoded and encoded again: an entry is
+		// an encoded txn whose leading zxid is the entry's (checked).
+		recs := make([]engine.Record, len(rd.Entries))
 		for i, e := range rd.Entries {
-			x, err := DecodeEntry(e)
-			if err != nil {
-				return err
-			}
-			txns[i] = x
+			recs[i] = engine.Record{Zxid: int64(e.Zxid), Payload: e.Data}
 		}
-		if err := s.mu.log.Append(txns); err != nil {
+		if err := s.mu.log.AppendRecords(recs); err != nil {
 			return err
 		}
 	}
