@@ -63,8 +63,8 @@ func (r Role) Mode() string {
 
 // EnsembleConfig configures an Ensemble.
 type EnsembleConfig struct {
-	// Replica runs Zab; its SM, Forwarded, Changed and Zab.Snapshots are
-	// the Ensemble's and are overwritten.
+	// Replica runs Zab; its SM, Forwarded, AfterReady and Zab.Snapshots
+	// are the Ensemble's and are overwritten.
 	Replica replica.Config
 	// ExtendedTypes enables TTL nodes (zoo.cfg extendedTypesEnabled).
 	ExtendedTypes bool
@@ -90,8 +90,9 @@ type Snapshotter interface {
 	SaveSnapshot(s zab.Snapshot) error
 }
 
-// ErrNotServing answers requests a server cannot take: it has no
-// established leader, or lost it while the request was in flight.
+// ErrNotServing is the error Host.Apply gets for requests a server cannot
+// take: it has no established leader, or lost it while the request was in
+// flight (so the request may yet commit; netio closes the connection).
 var ErrNotServing = errors.New("broadcast: this server is not serving (no established leader)")
 
 // Ensemble replaces the Pipeline when zkd runs in an ensemble. On the
@@ -118,8 +119,8 @@ type Ensemble struct {
 	done chan struct{}
 	once sync.Once
 
-	role sync.Mutex
-	now  Role
+	roleMu sync.Mutex
+	role   Role
 
 	// Owned by the loop goroutine.
 	tree          *tree.Tree
@@ -235,9 +236,9 @@ func (e *Ensemble) Stop() {
 
 // Role is the server's part in the ensemble now.
 func (e *Ensemble) Role() Role {
-	e.role.Lock()
-	defer e.role.Unlock()
-	return e.now
+	e.roleMu.Lock()
+	defer e.roleMu.Unlock()
+	return e.role
 }
 
 // batch hands queued requests to the loop, a batch per call, and reports
@@ -548,9 +549,9 @@ func (e *Ensemble) changed(old, s zab.Status) {
 		e.prep = nil
 		e.host.TouchSessions(nil)
 	}
-	e.role.Lock()
-	e.now = role
-	e.role.Unlock()
+	e.roleMu.Lock()
+	e.role = role
+	e.roleMu.Unlock()
 	e.log.Info("ensemble role", "mode", role.Mode(), "leader", s.Leader, "epoch", role.Epoch, "lastZxid", s.LastZxid)
 	e.host.RoleChanged(role)
 }

@@ -27,7 +27,7 @@ const (
 // errBadForward reports a forward payload that does not decode.
 var errBadForward = errors.New("broadcast: malformed forwarded message")
 
-// forwardMax bounds a touch's session count: a peer cannot make us
+// touchSessionsMax bounds a touch's session count: a peer cannot make us
 // allocate more than its message could hold.
 const touchSessionsMax = 1 << 20
 
