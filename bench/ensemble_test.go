@@ -12,6 +12,7 @@ import (
 
 	"zkd/bench/wire"
 	"zkd/netio/jute"
+	"zkd/tools/refzk"
 	"zkd/tree"
 )
 
@@ -154,13 +155,13 @@ func TestZkdEnsembleLostPort(t *testing.T) {
 	picks := 0
 	zkdPickPorts = func(n int) ([]int, error) {
 		picks++
-		ports, err := freeLoopbackPorts(n)
+		ports, err := refzk.FreePorts(n)
 		if err == nil && picks == 1 {
 			ports[3] = stolen // the second server's client port
 		}
 		return ports, err
 	}
-	defer func() { zkdPickPorts = freeLoopbackPorts }()
+	defer func() { zkdPickPorts = refzk.FreePorts }()
 
 	c, err := ZkdLauncher{Bin: bin}.Launch(3)
 	if err != nil {

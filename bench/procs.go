@@ -418,27 +418,6 @@ func freeLoopbackAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
-// zkdPickPorts is freeLoopbackPorts; a test replaces it to lose a race.
-var zkdPickPorts = freeLoopbackPorts
-
-// freeLoopbackPorts picks n distinct free loopback TCP ports, holding every
-// listener until all are chosen. Another process may still take one
-// before the server binds it; StartZkdEnsemble retries on that.
-func freeLoopbackPorts(n int) ([]int, error) {
-	ls := make([]net.Listener, 0, n)
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	ports := make([]int, 0, n)
-	for i := 0; i < n; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("bench: pick a free port: %w", err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
+// zkdPickPorts picks free loopback ports; a test replaces it to lose a
+// race.
+var zkdPickPorts = refzk.FreePorts

@@ -209,7 +209,7 @@ func Start(opts Options) (*Server, error) {
 	for attempt := 0; attempt < portAttemptsMax; attempt++ {
 		port := opts.Port
 		if port == 0 {
-			ports, err := freePorts(1)
+			ports, err := FreePorts(1)
 			if err != nil {
 				return nil, err
 			}
@@ -265,7 +265,7 @@ func StartEnsemble(n int, opts Options) ([]*Server, error) {
 }
 
 func startEnsembleOnce(n int, opts Options) (servers []*Server, retry bool, err error) {
-	ports, err := freePorts(3 * n) // client, peer, election per server
+	ports, err := FreePorts(3 * n) // client, peer, election per server
 	if err != nil {
 		return nil, false, err
 	}
@@ -504,7 +504,7 @@ func firstLine(s string) string {
 }
 
 // lostBindRace reports whether the process exited because a port chosen
-// by freePorts was taken by someone else before java bound it.
+// by FreePorts was taken by someone else before java bound it.
 func lostBindRace(s *Server) bool {
 	select {
 	case <-s.exited:
@@ -538,11 +538,11 @@ func withLogTail(err error, s *Server) error {
 	return fmt.Errorf("%w\n--- tail of %s ---\n%s", err, s.LogPath(), b)
 }
 
-// freePorts picks n distinct free loopback TCP ports: it listens on
+// FreePorts picks n distinct free loopback TCP ports: it listens on
 // 127.0.0.1:0 n times, holding every listener until all are chosen, then
-// closes them. Another process may still take one before java binds it;
-// Start and StartEnsemble retry on that.
-func freePorts(n int) ([]int, error) {
+// closes them. Another process may still take one before a server binds
+// it; Start and StartEnsemble (and bench's zkd launcher) retry on that.
+func FreePorts(n int) ([]int, error) {
 	ls := make([]net.Listener, 0, n)
 	defer func() {
 		for _, l := range ls {
