@@ -42,18 +42,7 @@ func appendForwardRequest(b []byte, r *Request) []byte {
 	for i := range r.Auth {
 		r.Auth[i].Encode(&w)
 	}
-	switch {
-	case r.Create != nil && r.Op != jute.OpSync:
-		r.Create.Encode(&w)
-	case r.Delete != nil:
-		r.Delete.Encode(&w)
-	case r.SetData != nil:
-		r.SetData.Encode(&w)
-	case r.SetACL != nil:
-		r.SetACL.Encode(&w)
-	case r.Multi != nil:
-		r.Multi.Encode(&w)
-	}
+	r.EncodeBody(&w)
 	return w.B
 }
 
@@ -74,25 +63,12 @@ func decodeForwardRequest(r *jute.Reader) (*Request, error) {
 			q.Auth[i].Decode(r)
 		}
 	}
-	switch q.Op {
-	case jute.OpCreate, jute.OpCreate2, jute.OpCreateContainer, jute.OpCreateTTL:
-		q.Create = &jute.CreateRequest{HasTTL: q.Op == jute.OpCreateTTL}
-		q.Create.Decode(r)
-	case jute.OpDelete, jute.OpCheck, jute.OpDeleteContainer:
-		q.Delete = &jute.PathVersionRequest{}
-		q.Delete.Decode(r)
-	case jute.OpSetData:
-		q.SetData = &jute.SetDataRequest{}
-		q.SetData.Decode(r)
-	case jute.OpSetACL:
-		q.SetACL = &jute.SetACLRequest{}
-		q.SetACL.Decode(r)
-	case jute.OpMulti:
-		q.Multi = &jute.MultiRequest{}
-		q.Multi.Decode(r)
-	case jute.OpSync, jute.OpCreateSession, jute.OpCloseSession, jute.OpReconfig:
-	default:
-		return nil, errBadForward
+	if !q.DecodeBody(r) {
+		switch q.Op {
+		case jute.OpSync, jute.OpCreateSession, jute.OpCloseSession, jute.OpReconfig:
+		default:
+			return nil, errBadForward
+		}
 	}
 	if r.Err() != nil || r.Len() != 0 {
 		return nil, errBadForward

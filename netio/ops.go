@@ -130,21 +130,8 @@ func (srv *Server) submitWrite(c *conn, h jute.RequestHeader, r *jute.Reader) st
 		Origin:  c, Xid: h.Xid, Now: srv.clock.UnixMilli(),
 	}
 	switch h.Type {
-	case jute.OpCreate, jute.OpCreate2, jute.OpCreateContainer, jute.OpCreateTTL:
-		req.Create = &jute.CreateRequest{HasTTL: h.Type == jute.OpCreateTTL}
-		req.Create.Decode(r)
-	case jute.OpDelete, jute.OpCheck:
-		req.Delete = &jute.PathVersionRequest{}
-		req.Delete.Decode(r)
-	case jute.OpSetData:
-		req.SetData = &jute.SetDataRequest{}
-		req.SetData.Decode(r)
-	case jute.OpSetACL:
-		req.SetACL = &jute.SetACLRequest{}
-		req.SetACL.Decode(r)
 	case jute.OpMulti:
-		req.Multi = &jute.MultiRequest{}
-		req.Multi.Decode(r)
+		req.DecodeBody(r)
 		bad := r.Err() == jute.ErrUnsupportedOp
 		for _, op := range req.Multi.Ops {
 			if op.Op == jute.OpGetData || op.Op == jute.OpGetChildren {
@@ -165,6 +152,8 @@ func (srv *Server) submitWrite(c *conn, h jute.RequestHeader, r *jute.Reader) st
 		// Without dynamic reconfiguration ZooKeeper logs an error txn
 		// (ReconfigDisabled), so it takes a zxid like any failed write;
 		// the Preparer turns it into one. Its body is not needed.
+	default:
+		req.DecodeBody(r) // the other writes (isWrite)
 	}
 	if r.Err() != nil {
 		return "malformed " + h.Type.String() + " request"

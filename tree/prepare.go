@@ -23,6 +23,50 @@ type Request struct {
 	Timeout int32 // createSession
 }
 
+// DecodeBody decodes the client record of q.Op into q's field for it
+// (the create family, delete, check and deleteContainer, setData, setACL,
+// multi); it reports false, decoding nothing, for an op without one. The
+// reader's error tells whether the record was whole.
+func (q *Request) DecodeBody(r *jute.Reader) bool {
+	switch q.Op {
+	case jute.OpCreate, jute.OpCreate2, jute.OpCreateContainer, jute.OpCreateTTL:
+		q.Create = &jute.CreateRequest{HasTTL: q.Op == jute.OpCreateTTL}
+		q.Create.Decode(r)
+	case jute.OpDelete, jute.OpCheck, jute.OpDeleteContainer:
+		q.Delete = &jute.PathVersionRequest{}
+		q.Delete.Decode(r)
+	case jute.OpSetData:
+		q.SetData = &jute.SetDataRequest{}
+		q.SetData.Decode(r)
+	case jute.OpSetACL:
+		q.SetACL = &jute.SetACLRequest{}
+		q.SetACL.Decode(r)
+	case jute.OpMulti:
+		q.Multi = &jute.MultiRequest{}
+		q.Multi.Decode(r)
+	default:
+		return false
+	}
+	return true
+}
+
+// EncodeBody encodes the record DecodeBody decodes (nothing for an op
+// without one).
+func (q *Request) EncodeBody(w *jute.Writer) {
+	switch {
+	case q.Create != nil && IsCreate(q.Op):
+		q.Create.Encode(w)
+	case q.Delete != nil:
+		q.Delete.Encode(w)
+	case q.SetData != nil:
+		q.SetData.Encode(w)
+	case q.SetACL != nil:
+		q.SetACL.Encode(w)
+	case q.Multi != nil:
+		q.Multi.Encode(w)
+	}
+}
+
 // view is what prepare knows of a node: the committed tree overlaid with
 // the effects of transactions prepared but not yet applied.
 type view struct {
