@@ -131,11 +131,9 @@ func (r *Replica) loop() {
 		case <-tick.C:
 			r.node.Tick()
 		case m, ok := <-recv:
-			if !ok {
-				r.err = errors.New("replica: transport closed")
+			if !r.received(m, ok) {
 				return
 			}
-			r.step(m)
 		case f := <-r.calls:
 			f()
 		}
@@ -147,11 +145,9 @@ func (r *Replica) loop() {
 		for range drainMax {
 			select {
 			case m, ok := <-recv:
-				if !ok {
-					r.err = errors.New("replica: transport closed")
+				if !r.received(m, ok) {
 					return
 				}
-				r.step(m)
 			case f := <-r.calls:
 				f()
 			default:
@@ -168,6 +164,17 @@ func (r *Replica) loop() {
 
 // drainMax bounds the messages and calls taken into one turn.
 const drainMax = 1024
+
+// received steps m; ok false (the transport closed its channel) ends the
+// loop with an error, and received reports false.
+func (r *Replica) received(m zab.Message, ok bool) bool {
+	if !ok {
+		r.err = errors.New("replica: transport closed")
+		return false
+	}
+	r.step(m)
+	return true
+}
 
 // step hands a peer message to the core, or a MsgForward to Forwarded.
 func (r *Replica) step(m zab.Message) {
