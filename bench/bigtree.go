@@ -617,7 +617,8 @@ type BigServer interface {
 	// not wait for the server to serve.
 	Start(o StartOptions) (time.Time, error)
 	// Started waits until the launch is complete (refzk's own readiness
-	// check for ZooKeeper; nothing for zkd).
+	// check for ZooKeeper; for zkd, until its restore line has reached the
+	// captured log, which trails the process by a pipe copy).
 	Started() error
 	Addr() string
 	PID() int
@@ -713,7 +714,22 @@ func NewZkdBig(bin string) (*ZkdBig, error) {
 func (z *ZkdBig) Name() string           { return "zkd" }
 func (z *ZkdBig) Addr() string           { return z.addr }
 func (z *ZkdBig) StartupSnapshots() bool { return false }
-func (z *ZkdBig) Started() error         { return nil }
+
+// Started waits (at most restoreLogWait) until the "restored" line that
+// zkd prints before it listens has been copied into the captured log: a
+// loaded machine can serve the first read before the copy catches up.
+func (z *ZkdBig) Started() error {
+	deadline := time.Now().Add(restoreLogWait)
+	for len(z.zkdLogLines(0, "restored")) == 0 {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("bench: zkd printed no restore line within %v", restoreLogWait)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return nil
+}
+
+const restoreLogWait = 10 * time.Second
 
 // DataDir is the directory the server's -data flag names.
 func (z *ZkdBig) DataDir() string { return filepath.Join(z.dir, "data") }
