@@ -25,7 +25,10 @@
 // ZooKeeper). Sessions are global: createSession and closeSession are
 // transactions, followers report the sessions their clients keep alive
 // (fwdTouch), and the leader alone expires sessions and reaps containers
-// and TTL nodes. A follower too far behind the leader's in-memory log
+// and TTL nodes. A server asked to resume a session it has not learned
+// (or by a client that has seen a newer zxid) syncs with the leader
+// before it answers, so a client may move to a lagging server at once
+// (netio's revalidate). A follower too far behind the leader's in-memory log
 // gets a snapshot of the leader's tree (SNAP).
 //
 // # Pipeline

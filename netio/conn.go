@@ -48,10 +48,11 @@ type conn struct {
 	authMu sync.Mutex
 	auth   []jute.ID
 
-	handshaken bool
-	sess       *session      // set once, at the handshake, on the event loop
-	sid        atomic.Int64  // sess.id, for readers on other goroutines
-	received   atomic.Uint64 // frames received, for cons
+	handshaken  bool
+	revalidated bool          // the leader was asked about the connect's session
+	sess        *session      // set once, at the handshake, on the event loop
+	sid         atomic.Int64  // sess.id, for readers on other goroutines
+	received    atomic.Uint64 // frames received, for cons
 
 	mu struct {
 		sync.Mutex
@@ -59,14 +60,18 @@ type conn struct {
 		wakeQueued bool
 		closed     bool
 		closeAfter bool // close once out is flushed (closeSession, refused connect)
-		submitted  uint64
-		completed  uint64
-		deferred   []deferredRead
-		sent       uint64
-		lastZxid   int64
-		lastOp     jute.Op
-		lastCxid   int32
-		lastResp   int64 // ms
+		// revalidating: the connect names a session this server has not
+		// learned yet; its frames wait until a sync with the leader
+		// says whether the session exists (see Server.revalidate).
+		revalidating bool
+		submitted    uint64
+		completed    uint64
+		deferred     []deferredRead
+		sent         uint64
+		lastZxid     int64
+		lastOp       jute.Op
+		lastCxid     int32
+		lastResp     int64 // ms
 	}
 }
 

@@ -365,3 +365,86 @@ func TestEnsembleSnapshotSync(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A client whose session was created through one server reconnects at
+// once to another server that has not applied the createSession yet (its
+// log writes are stalled). That server must ask the leader rather than
+// call the session expired; with a newer zxid seen than it has applied,
+// it must catch up rather than refuse.
+func TestEnsembleReconnectToLaggingServer(t *testing.T) {
+	e, leader := startTestEnsemble(t, 3)
+	fs := followerIndexes(e, leader)
+	lagging := e.Members[fs[1]]
+
+	for _, tc := range []struct {
+		name     string
+		seenZxid bool // the client did a write first, so it has seen a zxid
+	}{{"fresh session", false}, {"after a write", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			release := lagging.StallStorage()
+			defer release()
+			origin := e2eRawSession(t, e.Members[fs[0]].Addr)
+			var seen int64
+			if tc.seenZxid {
+				path := "/reconnect-" + fmt.Sprint(origin.sessionID&0xffff)
+				var rsp jute.PathResponse
+				if err := origin.call(jute.OpCreate, &jute.CreateRequest{Path: path, ACL: e2eRawOpenACL}, &rsp); err != jute.ErrOK {
+					t.Fatalf("create: %v", err)
+				}
+				seen = origin.lastZxid
+				if seen == 0 {
+					t.Fatal("the create's reply carried no zxid")
+				}
+			}
+			_ = origin.c.Close()
+
+			moved := e2eRawDial(t, lagging.Addr)
+			type result struct {
+				rsp jute.ConnectResponse
+				err error
+			}
+			done := make(chan result, 1)
+			go func() {
+				rsp, err := moved.connect(jute.ConnectRequest{
+					TimeOut: int32(e2eSessionTimeout / time.Millisecond), SessionID: origin.sessionID,
+					Passwd: origin.passwd, LastZxidSeen: seen,
+				})
+				done <- result{rsp, err}
+			}()
+			// The lagging server must not answer while it cannot know.
+			select {
+			case r := <-done:
+				t.Fatalf("answered before catching up: %+v %v", r.rsp, r.err)
+			case <-time.After(300 * time.Millisecond):
+			}
+			release()
+			var r result
+			select {
+			case r = <-done:
+			case <-time.After(ensembleWait):
+				t.Fatal("no connect response after the server caught up")
+			}
+			if r.err != nil {
+				t.Fatalf("connect: %v", r.err)
+			}
+			if r.rsp.SessionID != origin.sessionID || r.rsp.TimeOut <= 0 {
+				t.Fatalf("session 0x%x refused after it moved: %+v", origin.sessionID, r.rsp)
+			}
+			moved.sessionID = origin.sessionID
+			var st jute.Stat
+			if err := moved.call(jute.OpExists, &jute.PathWatchRequest{Path: "/"}, &st); err != jute.ErrOK {
+				t.Fatalf("exists on the moved session: %v", err)
+			}
+		})
+	}
+
+	// A session that never existed is still expired, after the check.
+	bogus := e2eRawDial(t, lagging.Addr)
+	rsp, err := bogus.connect(jute.ConnectRequest{TimeOut: 4000, SessionID: 0x7eadbeef, Passwd: make([]byte, 16)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rsp.TimeOut != 0 || rsp.SessionID != 0 {
+		t.Fatalf("unknown session accepted: %+v", rsp)
+	}
+}

@@ -1,7 +1,11 @@
 package netio
 
 import (
+	"math"
+	"sync/atomic"
+
 	"zkd/broadcast"
+	"zkd/netio/jute"
 	"zkd/tree"
 )
 
@@ -119,3 +123,51 @@ func (srv *Server) watches() *tree.Watches {
 // Mode is the server's state as srvr prints it: standalone, leader,
 // follower or looking.
 func (srv *Server) Mode() string { return srv.mode() }
+
+// revalidating is handleConnect's answer while the leader is asked about
+// a connect: the frame stays buffered and is handled again afterwards.
+const revalidating = "\x00revalidating"
+
+// revalidation is the Origin of the sync a reconnect waits on.
+type revalidation struct{ c *conn }
+
+// revalidateCxid numbers the syncs of revalidations: negative, so they
+// never meet a client's own (session, cxid) in the ensemble's tables.
+var revalidateCxid atomic.Int32
+
+// revalidate handles a connect that this server cannot answer from what it
+// has applied: a session it has not learned (the client moved here right
+// after another server created it) or a client that has seen a newer zxid.
+// As ZooKeeper's followers ask the leader, the connection syncs with the
+// leader first: once this server has applied everything the leader had
+// proposed, the session, if it lives, is known here. The connect frame
+// stays buffered and the connection takes no frames until Apply wakes it;
+// then the connect is handled again, this time without a sync.
+func (srv *Server) revalidate(c *conn, sessionID int64) string {
+	c.revalidated = true
+	c.mu.Lock()
+	c.mu.revalidating = true
+	c.mu.Unlock()
+	err := srv.pipeline.Submit(&broadcast.Request{
+		Request: tree.Request{Session: sessionID, Op: jute.OpSync, Cxid: -1 - revalidateCxid.Add(1)&math.MaxInt32},
+		Origin:  &revalidation{c}, Now: srv.clock.UnixMilli(),
+	})
+	if err != nil {
+		return "server shutting down"
+	}
+	return revalidating
+}
+
+// done lets the connection handle its buffered connect again, or closes
+// it when the sync failed with the leader lost (the client tries another).
+func (rv *revalidation) done(failed bool) {
+	c := rv.c
+	if failed {
+		_ = c.gc.Close() // as for any request lost with the leader
+		return
+	}
+	c.mu.Lock()
+	c.mu.revalidating = false
+	c.wakeLocked()
+	c.mu.Unlock()
+}

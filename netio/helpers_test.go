@@ -398,7 +398,11 @@ type e2eRaw struct {
 	events    []jute.WatcherEvent // notifications read while waiting for replies
 	sessionID int64
 	passwd    []byte
+	lastZxid  int64 // the newest zxid a reply carried
 }
+
+// e2eRawOpenACL is world:anyone with every permission, as a jute record.
+var e2eRawOpenACL = []jute.ACL{{Perms: jute.PermAll, ID: jute.ID{Scheme: "world", ID: "anyone"}}}
 
 func e2eRawDial(t testing.TB, addr string) *e2eRaw {
 	t.Helper()
@@ -538,6 +542,7 @@ func (r *e2eRaw) call(op jute.Op, req, rsp jute.Record) jute.Err {
 	if h.Xid != xid {
 		r.t.Fatalf("%v: reply xid %d, want %d", op, h.Xid, xid)
 	}
+	r.lastZxid = max(r.lastZxid, h.Zxid)
 	if h.Err == jute.ErrOK && rsp != nil {
 		if err := jute.Unmarshal(body, rsp); err != nil {
 			r.t.Fatalf("%v: decoding reply: %v", op, err)

@@ -461,8 +461,11 @@ func (srv *Server) Apply(txns []tree.Txn, reqs []*broadcast.Request, commitErr e
 		// connection (the client sees ConnectionLoss: outcome unknown)
 		// rather than answer with an error that claims they failed.
 		for _, req := range reqs {
-			if c, ok := req.Origin.(*conn); ok {
-				_ = c.gc.Close()
+			switch o := req.Origin.(type) {
+			case *conn:
+				_ = o.gc.Close()
+			case *revalidation:
+				o.done(true)
 			}
 		}
 		return
@@ -486,8 +489,11 @@ func (srv *Server) Apply(txns []tree.Txn, reqs []*broadcast.Request, commitErr e
 			if req.Now > 0 {
 				srv.stats.latency(now.Sub(time.UnixMilli(req.Now)))
 			}
-			if c, ok := req.Origin.(*conn); ok {
-				srv.replyWrite(c, req, x, &res)
+			switch o := req.Origin.(type) {
+			case *conn:
+				srv.replyWrite(o, req, x, &res)
+			case *revalidation:
+				o.done(commitErr != nil)
 			}
 		}
 		srv.afterApply(x, commitErr)

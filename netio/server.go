@@ -306,7 +306,11 @@ func (srv *Server) OnTraffic(gc gnet.Conn) gnet.Action {
 		if frame == nil {
 			break
 		}
-		if reason := srv.handleFrame(c, frame); reason != "" {
+		reason := srv.handleFrame(c, frame)
+		if reason == revalidating {
+			break // the connect frame stays buffered until the leader answers
+		}
+		if reason != "" {
 			srv.log.Warn("closing connection: "+reason, "client", c.remote, "session", sessionHex(c.sessionID()))
 			return gnet.Close
 		}
@@ -363,14 +367,18 @@ func (srv *Server) handleConnect(c *conn, frame []byte) string {
 	srv.treeMu.RLock()
 	last := srv.tree.LastZxid()
 	srv.treeMu.RUnlock()
+	if req.LastZxidSeen > last && srv.ens != nil && !c.revalidated {
+		// This server may just be behind the leader: catch up first.
+		return srv.revalidate(c, req.SessionID)
+	}
 	if req.LastZxidSeen > last {
 		srv.log.Warn("refusing session: client has seen a newer zxid than this server",
 			"client", c.remote, "clientZxid", req.LastZxidSeen, "serverZxid", last)
 		return "client zxid ahead of server"
 	}
 	timeout := srv.negotiateTimeout(req.TimeOut)
-	c.handshaken = true
 	if req.SessionID == 0 {
+		c.handshaken = true
 		s := newSession(srv.sessions.newID(), timeout)
 		c.addAuth(jute.ID{Scheme: "ip", ID: c.remote})
 		s.touch(srv.clock.UnixNano())
@@ -390,11 +398,15 @@ func (srv *Server) handleConnect(c *conn, frame []byte) string {
 		return ""
 	}
 	s := srv.sessions.get(req.SessionID)
+	if s == nil && srv.ens != nil && !c.revalidated {
+		return srv.revalidate(c, req.SessionID)
+	}
 	valid := s != nil && !s.closing.Load() && s.created.Load() &&
 		string(req.Passwd) == string(SessionPassword(req.SessionID))
 	if !valid {
 		srv.log.Info("refusing reconnect: session expired or wrong password",
 			"client", c.remote, "session", sessionHex(req.SessionID))
+		c.handshaken = true
 		c.setSession(&session{id: req.SessionID})
 		c.mu.Lock()
 		c.connectReplyLocked(0, 0, make([]byte, 16))
@@ -402,6 +414,7 @@ func (srv *Server) handleConnect(c *conn, frame []byte) string {
 		c.mu.Unlock()
 		return ""
 	}
+	c.handshaken = true
 	s.timeoutMs.Store(timeout)
 	s.touch(srv.clock.UnixNano())
 	c.setSession(s)

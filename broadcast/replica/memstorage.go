@@ -42,6 +42,15 @@ func (s *MemStorage) Persist(rd *zab.Ready) error {
 	return nil
 }
 
+// Stall blocks Persist (and Restart) until the returned release is
+// called: a test makes its replica fall behind the others with it.
+// Release may be called more than once.
+func (s *MemStorage) Stall() (release func()) {
+	s.mu.Lock()
+	var once sync.Once
+	return func() { once.Do(s.mu.Unlock) }
+}
+
 // Restart fills cfg's restart state from what s holds: the hard state,
 // the snapshot's zxid as the log start and as what the state machine has
 // applied (it restarts from the snapshot; the core hands the committed

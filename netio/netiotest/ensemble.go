@@ -35,6 +35,11 @@ type Member struct {
 	srv      *netio.Server
 }
 
+// StallStorage blocks the member's log writes until release is called:
+// the member falls behind the ensemble (it neither acknowledges nor
+// applies) while it still has its leader and takes clients.
+func (m *Member) StallStorage() (release func()) { return m.storage.Stall() }
+
 // Server is the running server, or nil while stopped.
 func (m *Member) Server() *netio.Server { return m.srv }
 
