@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -35,6 +36,10 @@ type Host interface {
 	// ActiveSessions appends the sessions whose clients this server has
 	// heard from within their timeout.
 	ActiveSessions(buf []int64) []int64
+	// ReadTree runs f under the tree's read lock, which Apply's writes
+	// exclude. Unlike the other methods it is called from the goroutine
+	// that writes a snapshot, beside the loop.
+	ReadTree(f func())
 	// RoleChanged reports the server's part in the ensemble. A server
 	// that is not serving drops its clients, as ZooKeeper's do when they
 	// lose their leader; they reconnect when it serves again.
@@ -487,31 +492,73 @@ func (e *Ensemble) maybeSnapshot(l *Loop, s zab.Status) {
 	if e.sinceComp < e.snapAt || e.saving.Load() || e.tree.LastZxid() == 0 {
 		return
 	}
-	// The loop is the tree's only writer, so the tree holds still while
-	// it is encoded here; readers go on.
-	start := time.Now()
-	snap, err := (*ensembleSM)(e).Snapshot()
-	if err != nil {
-		e.log.Error("encoding a snapshot", "err", err)
-		return
-	}
+	// A fuzzy snapshot, as standalone takes: encoded off the loop, a
+	// chunk of nodes per hold of the tree's read lock, so the loop's
+	// applies go on between chunks. It starts at the zxid the tree held
+	// when it began; a restart replays the log after that zxid, and
+	// replaying a txn the snapshot already reflects leaves the same
+	// tree (engine/doc.go says why).
+	t := e.tree
 	e.sinceComp, e.snapAt = 0, 0
 	e.saving.Store(true)
 	e.saver.Add(1)
 	go func() {
 		defer e.saver.Done()
 		defer e.saving.Store(false)
+		start := time.Now()
+		snap, err := encodeSnapshot(t, e.host.ReadTree, snapshotChunkNodes)
+		if err != nil {
+			e.log.Error("encoding a snapshot", "err", err)
+			return
+		}
+		encoded := time.Since(start)
 		if err := e.cfg.Snapshots.SaveSnapshot(snap); err != nil {
 			e.log.Warn("snapshot not saved", "zxid", snap.Zxid, "err", err)
 			return
 		}
-		err := e.rep.Exec(func(l *Loop) {
+		err = e.rep.Exec(func(l *Loop) {
 			if err := l.Compact(snap.Zxid); err != nil {
 				e.log.Warn("compacting the in-memory log", "zxid", snap.Zxid, "err", err)
 			}
 		})
-		e.log.Info("snapshot saved", "zxid", snap.Zxid, "bytes", len(snap.Data), "took", time.Since(start), "err", err)
+		e.log.Info("snapshot saved", "zxid", snap.Zxid, "bytes", len(snap.Data),
+			"encoded", encoded, "took", time.Since(start), "err", err)
 	}()
+}
+
+// snapshotChunkNodes is how many nodes a snapshot encodes per hold of the
+// tree's read lock: short enough that a write waits little behind it.
+const snapshotChunkNodes = 1000
+
+// encodeSnapshot encodes t (the tree's snapshot encoding, zstd-compressed)
+// taking a chunk of nodes at a time inside readTree; the compression runs
+// outside it. The snapshot's zxid is the one t held when it started.
+func encodeSnapshot(t *tree.Tree, readTree func(func()), chunkNodes int) (zab.Snapshot, error) {
+	var buf bytes.Buffer
+	zw, err := zstd.NewWriter(&buf, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+	if err != nil {
+		return zab.Snapshot{}, err
+	}
+	var sw *tree.SnapshotWriter
+	readTree(func() { sw = t.NewSnapshotWriter() })
+	var chunk bytes.Buffer
+	for done := false; !done; {
+		var nextErr error
+		readTree(func() { done, nextErr = sw.Next(&chunk, chunkNodes) })
+		if nextErr != nil {
+			_ = zw.Close()
+			return zab.Snapshot{}, nextErr
+		}
+		if _, err := zw.Write(chunk.Bytes()); err != nil {
+			_ = zw.Close()
+			return zab.Snapshot{}, err
+		}
+		chunk.Reset()
+	}
+	if err := zw.Close(); err != nil {
+		return zab.Snapshot{}, err
+	}
+	return zab.Snapshot{Zxid: zab.Zxid(sw.StartZxid()), Data: buf.Bytes()}, nil
 }
 
 // roleKey is what a change of role is judged by.
@@ -699,7 +746,6 @@ func DecodeSnapshot(s zab.Snapshot) (*tree.Tree, error) {
 		return nil, fmt.Errorf("broadcast: snapshot at %v: %w", s.Zxid, err)
 	}
 	if last != int64(s.Zxid) || t.LastZxid() != last {
-		// Snapshot encodes a tree that holds still: never fuzzy.
 		return nil, fmt.Errorf("broadcast: snapshot at %v starts at zxid %#x", s.Zxid, last)
 	}
 	return t, nil
@@ -707,26 +753,9 @@ func DecodeSnapshot(s zab.Snapshot) (*tree.Tree, error) {
 
 // Snapshot encodes the tree as it stands (the leader's SNAP for a follower
 // behind the core's log start). The loop goroutine is the tree's only
-// writer, so it holds still while this runs; readers go on.
+// writer, so it holds still while this runs (no lock, one chunk); readers
+// go on.
 func (sm *ensembleSM) Snapshot() (zab.Snapshot, error) {
 	e := (*Ensemble)(sm)
-	var buf bytes.Buffer
-	zw, err := zstd.NewWriter(&buf, zstd.WithEncoderLevel(zstd.SpeedFastest))
-	if err != nil {
-		return zab.Snapshot{}, err
-	}
-	sw := e.tree.NewSnapshotWriter()
-	for {
-		done, err := sw.Next(zw, 1<<16)
-		if err != nil {
-			return zab.Snapshot{}, err
-		}
-		if done {
-			break
-		}
-	}
-	if err := zw.Close(); err != nil {
-		return zab.Snapshot{}, err
-	}
-	return zab.Snapshot{Zxid: zab.Zxid(e.tree.LastZxid()), Data: buf.Bytes()}, nil
+	return encodeSnapshot(e.tree, func(f func()) { f() }, math.MaxInt)
 }

@@ -36,6 +36,13 @@ func (srv *Server) Restore(t *tree.Tree) {
 	}
 }
 
+// ReadTree runs f under the tree's read lock (a snapshot being encoded).
+func (srv *Server) ReadTree(f func()) {
+	srv.treeMu.RLock()
+	defer srv.treeMu.RUnlock()
+	f()
+}
+
 // TouchSessions gives sessions a fresh timeout (nil: all of them).
 func (srv *Server) TouchSessions(ids []int64) {
 	now := srv.clock.UnixNano()

@@ -1,0 +1,92 @@
+package broadcast
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+
+	"zkd/tree"
+	"zkd/tree/treetest"
+)
+
+// An ensemble snapshot is encoded beside the loop while it applies: the
+// tree decoded from it, with the txns after its zxid replayed as a
+// restart does, must equal the live tree.
+func TestFuzzySnapshotWhileApplying(t *testing.T) {
+	for seed := uint64(1); seed <= 8; seed++ {
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 7))
+			txns := treetest.History(rng, 1500, 64)
+			live := tree.New()
+			for i := range txns[:500] {
+				live.Apply(&txns[i], nil)
+			}
+			var mu sync.RWMutex
+			started, applied := make(chan struct{}), make(chan struct{})
+			go func() {
+				defer close(applied)
+				<-started
+				for i := 500; i < len(txns); i++ {
+					mu.Lock()
+					live.Apply(&txns[i], nil)
+					mu.Unlock()
+				}
+			}()
+			var once sync.Once
+			chunks := 0
+			snap, err := encodeSnapshot(live, func(f func()) {
+				mu.RLock()
+				f()
+				mu.RUnlock()
+				chunks++
+				once.Do(func() { close(started) })
+			}, 2)
+			<-applied
+			if err != nil {
+				t.Fatal(err)
+			}
+			if chunks < 3 {
+				t.Fatalf("encoded in %d lock holds: not chunked", chunks)
+			}
+			got, err := DecodeSnapshot(snap)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range txns {
+				if txns[i].Zxid > int64(snap.Zxid) {
+					got.Apply(&txns[i], nil)
+				}
+			}
+			if got.Digest() != live.Digest() {
+				t.Fatalf("snapshot at %v plus replay: digest %x, live tree %x", snap.Zxid, got.Digest(), live.Digest())
+			}
+		})
+	}
+}
+
+// A snapshot of a tree that holds still (the leader's SNAP) decodes to
+// the same tree at the same zxid.
+func TestSnapshotRoundTrip(t *testing.T) {
+	txns := treetest.History(rand.New(rand.NewPCG(9, 9)), 800, 32)
+	want := tree.New()
+	for i := range txns {
+		want.Apply(&txns[i], nil)
+	}
+	e := &Ensemble{tree: want}
+	snap, err := (*ensembleSM)(e).Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeSnapshot(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(snap.Zxid) != want.LastZxid() || got.LastZxid() != want.LastZxid() || got.Digest() != want.Digest() {
+		t.Fatalf("zxid %v (tree %#x), digest %x, want %x", snap.Zxid, want.LastZxid(), got.Digest(), want.Digest())
+	}
+	snap.Data = snap.Data[:len(snap.Data)/2]
+	if _, err := DecodeSnapshot(snap); err == nil {
+		t.Fatal("a truncated snapshot decoded")
+	}
+}
