@@ -751,11 +751,24 @@ func DecodeSnapshot(s zab.Snapshot) (*tree.Tree, error) {
 	return t, nil
 }
 
-// Snapshot encodes the tree as it stands (the leader's SNAP for a follower
-// behind the core's log start). The loop goroutine is the tree's only
-// writer, so it holds still while this runs (no lock, one chunk); readers
-// go on.
+// Snapshot is the leader's SNAP for a follower behind the core's log
+// start. The newest snapshot the Snapshotter keeps does, when it is a
+// SnapshotSource (replica.EngineStorage): the core's log start is the
+// zxid of a kept snapshot (it is compacted only once one is saved), and
+// the follower replays the entries after it as a restart does. Otherwise
+// (no snapshot kept yet, or none at or after the log start) the tree is
+// encoded as it stands: the loop goroutine is its only writer, so it
+// holds still meanwhile (no lock, one chunk), but the loop waits.
 func (sm *ensembleSM) Snapshot() (zab.Snapshot, error) {
 	e := (*Ensemble)(sm)
+	if src, ok := e.cfg.Snapshots.(zab.SnapshotSource); ok {
+		s, err := src.Snapshot()
+		if err == nil && s.Zxid >= e.st.LogStart && int64(s.Zxid) <= e.tree.LastZxid() {
+			return s, nil
+		}
+		if err != nil && !errors.Is(err, replica.ErrNoSnapshot) {
+			e.log.Warn("reading the newest snapshot for a SNAP; encoding the tree instead", "err", err)
+		}
+	}
 	return encodeSnapshot(e.tree, func(f func()) { f() }, math.MaxInt)
 }

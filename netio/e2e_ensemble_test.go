@@ -11,6 +11,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"zkd/broadcast"
+	"zkd/broadcast/replica"
 	"zkd/netio"
 	"zkd/netio/jute"
 	"zkd/netio/netiotest"
@@ -329,8 +330,26 @@ func TestEnsembleSnapshotSync(t *testing.T) {
 	if e2eReference() {
 		t.Skip("ensemble tests run against zkd only")
 	}
-	e := netiotest.StartEnsemble(t, 3, netio.Config{TickTime: e2eTick, MaxSessionTimeout: 4 * time.Second},
-		func(c *broadcast.EnsembleConfig) { c.CompactEvery, c.CompactKeep = 50, 10 })
+	for _, tc := range []struct {
+		name string
+		// stored: members keep fuzzy snapshots every ~40 entries and the
+		// leader sends its newest; otherwise it encodes its tree.
+		stored bool
+		tune   func(*broadcast.EnsembleConfig)
+	}{
+		{"encoded on demand", false, func(c *broadcast.EnsembleConfig) { c.CompactEvery, c.CompactKeep = 50, 10 }},
+		{"newest stored snapshot", true, func(c *broadcast.EnsembleConfig) {
+			c.Snapshots, c.SnapCount = c.Replica.Storage.(*replica.MemStorage), 40
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := netiotest.StartEnsemble(t, 3, netio.Config{TickTime: e2eTick, MaxSessionTimeout: 4 * time.Second}, tc.tune)
+			checkSnapshotSync(t, e, tc.stored)
+		})
+	}
+}
+
+func checkSnapshotSync(t *testing.T, e *netiotest.Ensemble, stored bool) {
 	leader := e.WaitServing(ensembleWait)
 	if leader < 0 {
 		t.Fatal("no leader")
@@ -358,6 +377,15 @@ func TestEnsembleSnapshotSync(t *testing.T) {
 		data, _, err := back.Get(fmt.Sprintf("/n%03d", i))
 		if err != nil || len(data) != 1 || data[0] != byte(i) {
 			t.Fatalf("/n%03d on the rejoined member: %v %v", i, data, err)
+		}
+	}
+	if stored {
+		// The SNAP was the leader's stored snapshot, not a fresh encoding
+		// (which would sit at the leader's last zxid).
+		sent, err1 := e.Members[leader].Storage().Snapshot()
+		got, err2 := e.Members[lagging].Storage().Snapshot()
+		if err1 != nil || err2 != nil || got.Zxid != sent.Zxid {
+			t.Fatalf("installed snapshot %v (%v), leader's stored %v (%v)", got.Zxid, err2, sent.Zxid, err1)
 		}
 	}
 	// Writes go on through it after the SNAP.

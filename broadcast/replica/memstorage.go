@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"fmt"
 	"slices"
 	"sync"
 
@@ -40,6 +41,34 @@ func (s *MemStorage) Persist(rd *zab.Ready) error {
 		s.hard = *rd.HardState
 	}
 	return nil
+}
+
+// SaveSnapshot keeps snap as the newest snapshot and drops the entries it
+// covers (broadcast.Snapshotter), as EngineStorage does on disk.
+func (s *MemStorage) SaveSnapshot(snap zab.Snapshot) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if snap.Zxid < s.snapshot.Zxid {
+		return fmt.Errorf("%w: saving %v, stored %v", ErrSnapshotStale, snap.Zxid, s.snapshot.Zxid)
+	}
+	s.snapshot = zab.Snapshot{Zxid: snap.Zxid, Data: slices.Clone(snap.Data)}
+	i := 0
+	for i < len(s.entries) && s.entries[i].Zxid <= snap.Zxid {
+		i++
+	}
+	s.entries = slices.Delete(s.entries, 0, i)
+	return nil
+}
+
+// Snapshot returns the newest snapshot kept (zab.SnapshotSource), or
+// ErrNoSnapshot.
+func (s *MemStorage) Snapshot() (zab.Snapshot, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.snapshot.Zxid == 0 {
+		return zab.Snapshot{}, ErrNoSnapshot
+	}
+	return s.snapshot, nil
 }
 
 // Stall blocks Persist (and Restart) until the returned release is

@@ -40,6 +40,9 @@ type Member struct {
 // applies) while it still has its leader and takes clients.
 func (m *Member) StallStorage() (release func()) { return m.storage.Stall() }
 
+// Storage is the member's log and snapshot storage, kept across restarts.
+func (m *Member) Storage() *replica.MemStorage { return m.storage }
+
 // Server is the running server, or nil while stopped.
 func (m *Member) Server() *netio.Server { return m.srv }
 
