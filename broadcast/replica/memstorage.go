@@ -17,6 +17,9 @@ type MemStorage struct {
 	hard     zab.HardState
 	snapshot zab.Snapshot
 	entries  []zab.Entry // after snapshot.Zxid, in zxid order
+	// installed are the zxids of the snapshots received from a leader
+	// (SNAP), oldest first, for tests to see which one came.
+	installed []zab.Zxid
 }
 
 // Persist keeps rd's snapshot, truncation, entries and hard state.
@@ -25,6 +28,7 @@ func (s *MemStorage) Persist(rd *zab.Ready) error {
 	defer s.mu.Unlock()
 	if rd.Snapshot != nil {
 		s.snapshot = zab.Snapshot{Zxid: rd.Snapshot.Zxid, Data: slices.Clone(rd.Snapshot.Data)}
+		s.installed = append(s.installed, rd.Snapshot.Zxid)
 		s.entries = s.entries[:0]
 	}
 	if rd.Truncate {
@@ -69,6 +73,14 @@ func (s *MemStorage) Snapshot() (zab.Snapshot, error) {
 		return zab.Snapshot{}, ErrNoSnapshot
 	}
 	return s.snapshot, nil
+}
+
+// Installed lists the zxids of the snapshots a leader sent (SNAP) that
+// were persisted here, oldest first.
+func (s *MemStorage) Installed() []zab.Zxid {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.installed)
 }
 
 // Stall blocks Persist (and Restart) until the returned release is
