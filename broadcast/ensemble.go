@@ -142,6 +142,7 @@ type Ensemble struct {
 	sinceComp     int                  // entries applied since the last Compact or snapshot
 	snapAt        int                  // sinceComp that triggers the next snapshot
 	saving        atomic.Bool          // a snapshot is being written
+	followers     atomic.Uint64        // leading: followers<<32 | synced, from the core's status
 	saver         sync.WaitGroup       // the goroutine writing it
 	proposed      []tree.Txn           // the leader's proposals not yet applied, in zxid order
 	txns          []tree.Txn           // Apply's buffers
@@ -464,11 +465,20 @@ func (e *Ensemble) afterReady(l *Loop, s zab.Status) {
 	e.turnProposals = 0 // the Readies took every proposal
 	old := e.st
 	e.st = s
+	e.followers.Store(uint64(s.Followers)<<32 | uint64(s.SyncedFollowers))
 	if roleOf(old) != roleOf(s) {
 		e.changed(old, s)
 	}
 	e.maybeSnapshot(l, s)
 	e.release(l)
+}
+
+// Followers reports, while this server leads, how many followers joined
+// its epoch and how many of them are synced and heard from within
+// syncLimit (zero otherwise). Safe from any goroutine.
+func (e *Ensemble) Followers() (joined, synced int) {
+	v := e.followers.Load()
+	return int(v >> 32), int(uint32(v))
 }
 
 // maybeSnapshot takes a snapshot every snapAt applied entries and has it

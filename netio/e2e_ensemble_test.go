@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -480,4 +481,41 @@ func TestEnsembleReconnectToLaggingServer(t *testing.T) {
 	if rsp.TimeOut != 0 || rsp.SessionID != 0 {
 		t.Fatalf("unknown session accepted: %+v", rsp)
 	}
+}
+
+// The leader's mntr counts its followers as ZooKeeper's does
+// (zk_followers, zk_synced_followers); a follower's prints neither.
+func TestEnsembleMntrFollowers(t *testing.T) {
+	e, leader := startTestEnsemble(t, 3)
+	fs := followerIndexes(e, leader)
+	stat := func(i int, key string) (string, bool) {
+		for _, line := range strings.Split(e2eFourLetter(t, e.Members[i].Addr, "mntr"), "\n") {
+			if k, v, ok := strings.Cut(line, "\t"); ok && k == key {
+				return v, true
+			}
+		}
+		return "", false
+	}
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(ensembleWait); !cond(); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s within %v", what, ensembleWait)
+			}
+		}
+	}
+	is := func(i int, key, want string) func() bool {
+		return func() bool { v, _ := stat(i, key); return v == want }
+	}
+	waitFor("leader reporting 2 synced followers", func() bool {
+		return is(leader, "zk_followers", "2")() && is(leader, "zk_synced_followers", "2")()
+	})
+	if _, ok := stat(fs[0], "zk_followers"); ok {
+		t.Error("a follower reports zk_followers")
+	}
+	e.Stop(fs[0])
+	waitFor("leader reporting 1 synced follower after one stopped", is(leader, "zk_synced_followers", "1"))
+	waitFor("leader forgetting the stopped follower", is(leader, "zk_followers", "1"))
+	e.Start(fs[0])
+	waitFor("leader reporting 2 synced followers after the restart", is(leader, "zk_synced_followers", "2"))
 }

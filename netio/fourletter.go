@@ -303,6 +303,11 @@ func (srv *Server) writeMonitor(b *strings.Builder) {
 	for _, l := range lines {
 		fmt.Fprintf(b, "%s\t%v\n", l.k, l.v)
 	}
+	if srv.ens != nil && srv.leading() {
+		// Only a leader prints these, as ZooKeeper's does.
+		joined, synced := srv.ens.Followers()
+		fmt.Fprintf(b, "zk_followers\t%d\nzk_synced_followers\t%d\n", joined, synced)
+	}
 	if srv.cfg.LogStats != nil {
 		txns, syncs := srv.cfg.LogStats()
 		fmt.Fprintf(b, "zk_log_txns\t%d\nzk_log_syncs\t%d\n", txns, syncs)

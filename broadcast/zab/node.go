@@ -100,6 +100,11 @@ type Status struct {
 	Stable      Zxid
 	Commit      Zxid
 	Applied     Zxid
+	// While leading: the followers that announced themselves this epoch
+	// (FOLLOWERINFO), and those of them synced (NEWLEADER acknowledged)
+	// and heard from within syncLimit: ZooKeeper's zk_followers and
+	// zk_synced_followers.
+	Followers, SyncedFollowers int
 }
 
 // progress is the leader's view of one follower.
@@ -255,6 +260,15 @@ func (n *Node) Status() Status {
 	}
 	if n.state == Leading {
 		s.Epoch, s.Established = n.epoch, n.established
+		for _, p := range n.followers {
+			if !p.info {
+				continue
+			}
+			s.Followers++
+			if p.ackedNewLeader && p.heardTicks < n.syncTicks {
+				s.SyncedFollowers++
+			}
+		}
 	}
 	return s
 }
