@@ -41,9 +41,13 @@ func run(args []string) error {
 	logJSON := fs.Bool("log-json", false, "log as JSON lines")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until shutdown")
 	myID := fs.Int("myid", 0, "this server's id in an ensemble (overrides dataDir/myid)")
+	eventLoops := fs.Int("event-loops", 0, "client event loops (0: one per core; fewer leaves cores to other work on a shared host)")
 	gcHeadroom := fs.Int("gc-headroom-mb", gcHeadroomDefault>>20, "heap growth allowed between collections once the live heap is big (MiB; 0 leaves GOGC alone, as does a GOGC environment variable)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *eventLoops < 0 {
+		return fmt.Errorf("bad -event-loops %d: 0 (one per core) or more", *eventLoops)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -82,6 +86,7 @@ func run(args []string) error {
 	if *snapCount > 0 {
 		cfg.SnapCount = *snapCount
 	}
+	cfg.Net.EventLoops = *eventLoops
 	for k, v := range cfg.Extra {
 		logger.Info("zoo.cfg key not used by zkd", "key", k, "value", v)
 	}

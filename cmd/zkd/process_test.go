@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -11,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/go-zookeeper/zk"
 
 	"zkd/tools/refzk"
 )
@@ -170,5 +173,26 @@ func TestZkCliSession(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "stopped") {
 		t.Errorf("no shutdown log line:\n%s", logs)
+	}
+}
+
+// -event-loops sets the number of client event loops; a negative count is
+// refused before anything starts.
+func TestEventLoopsFlag(t *testing.T) {
+	if err := run([]string{"-event-loops", "-1"}); err == nil || !strings.Contains(err.Error(), "-event-loops") {
+		t.Fatalf("run -event-loops -1: %v", err)
+	}
+	bin := buildZkd(t)
+	addr := freeAddr(t)
+	runZkd(t, addr, bin, "-addr", addr, "-data", filepath.Join(t.TempDir(), "data"), "-event-loops", "1")
+	c, _, err := zk.Connect([]string{addr}, 5*time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := range 20 {
+		if _, err := c.Create(fmt.Sprintf("/l%d", i), []byte("x"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
