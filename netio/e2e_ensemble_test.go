@@ -519,3 +519,64 @@ func TestEnsembleMntrFollowers(t *testing.T) {
 	e.Start(fs[0])
 	waitFor("leader reporting 2 synced followers after the restart", is(leader, "zk_synced_followers", "2"))
 }
+
+// A leader cut off from both followers stops serving within syncLimit and
+// never acknowledges the write it took but could not replicate; the other
+// two elect a leader and go on. Once the links heal, the old leader
+// rejoins as a follower: it has every write made meanwhile and not the
+// one it took alone (that proposal is truncated).
+func TestEnsemblePartitionedLeader(t *testing.T) {
+	e, leader := startTestEnsemble(t, 3)
+	fs := followerIndexes(e, leader)
+	cut := e2eRawSession(t, e.Members[leader].Addr)
+
+	e.Isolate(leader)
+	cut.mustWrite(e2eRequest(1, jute.OpCreate, &jute.CreateRequest{Path: "/alone", ACL: e2eRawOpenACL}))
+	if h, _, err := cut.readReply(ensembleWait); err == nil {
+		t.Fatalf("the isolated leader answered a write: %+v", h)
+	}
+
+	mode := func(i int) string {
+		if s := e.Members[i].Server(); s != nil {
+			return s.Mode()
+		}
+		return "stopped"
+	}
+	deadline := time.Now().Add(ensembleWait)
+	for !(mode(leader) == "looking" && slices.Contains([]string{mode(fs[0]), mode(fs[1])}, "leader") &&
+		slices.Contains([]string{mode(fs[0]), mode(fs[1])}, "follower")) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no new leader with the old one looking: modes %s %s %s", mode(0), mode(1), mode(2))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	refused := e2eRawDial(t, e.Members[leader].Addr)
+	refused.mustWrite(e2eFrame(&jute.ConnectRequest{TimeOut: 4000, Passwd: make([]byte, 16)}))
+	refused.expectClosed("a connect to the isolated old leader")
+
+	during := e2eConnect(t, e.Members[fs[0]].Addr)
+	if _, err := during.Create("/during", []byte("majority"), 0, e2eOpenACL); err != nil {
+		t.Fatalf("write on the majority side: %v", err)
+	}
+
+	e.Heal()
+	if e.WaitServing(ensembleWait) < 0 {
+		t.Fatal("the ensemble did not serve again after the partition healed")
+	}
+	back := e2eConnect(t, e.Members[leader].Addr)
+	if _, err := back.Sync("/"); err != nil {
+		t.Fatal(err)
+	}
+	if data, _, err := back.Get("/during"); err != nil || string(data) != "majority" {
+		t.Fatalf("/during on the old leader after healing: %q %v", data, err)
+	}
+	for _, i := range []int{leader, fs[0], fs[1]} {
+		c := e2eConnect(t, e.Members[i].Addr)
+		if _, err := c.Sync("/"); err != nil {
+			t.Fatal(err)
+		}
+		if ok, _, err := c.Exists("/alone"); err != nil || ok {
+			t.Fatalf("member %d: the unacknowledged write exists=%v (%v)", i, ok, err)
+		}
+	}
+}

@@ -24,6 +24,7 @@ type Ensemble struct {
 	cfg     netio.Config
 	tune    []func(*broadcast.EnsembleConfig)
 	Members []*Member
+	links   map[linkKey]*link // every directed peer link, for Isolate
 }
 
 // Member is one server of an Ensemble.
@@ -59,6 +60,14 @@ func StartEnsemble(t testing.TB, n int, cfg netio.Config, tune ...func(*broadcas
 			ID: i + 1, Addr: addrs[2*i], PeerAddr: addrs[2*i+1], storage: &replica.MemStorage{},
 		})
 	}
+	e.links = map[linkKey]*link{}
+	for _, a := range e.Members {
+		for _, b := range e.Members {
+			if a != b {
+				e.links[linkKey{a.ID, b.ID}] = newLink(t, b.PeerAddr)
+			}
+		}
+	}
 	for i := range e.Members {
 		e.Start(i)
 	}
@@ -92,7 +101,8 @@ func (e *Ensemble) Start(i int) {
 	for _, o := range e.Members {
 		ids = append(ids, zab.ID(o.ID))
 		if o != m {
-			peers[zab.ID(o.ID)] = o.PeerAddr
+			// Through the link proxy, so that a test can cut it.
+			peers[zab.ID(o.ID)] = e.links[linkKey{m.ID, o.ID}].addr()
 		}
 	}
 	tick := e.cfg.TickTime
