@@ -551,19 +551,9 @@ func encodeSnapshot(t *tree.Tree, readTree func(func()), chunkNodes int) (zab.Sn
 	}
 	var sw *tree.SnapshotWriter
 	readTree(func() { sw = t.NewSnapshotWriter() })
-	var chunk bytes.Buffer
-	for done := false; !done; {
-		var nextErr error
-		readTree(func() { done, nextErr = sw.Next(&chunk, chunkNodes) })
-		if nextErr != nil {
-			_ = zw.Close()
-			return zab.Snapshot{}, nextErr
-		}
-		if _, err := zw.Write(chunk.Bytes()); err != nil {
-			_ = zw.Close()
-			return zab.Snapshot{}, err
-		}
-		chunk.Reset()
+	if err := sw.WriteAll(zw, readTree, chunkNodes); err != nil {
+		_ = zw.Close()
+		return zab.Snapshot{}, err
 	}
 	if err := zw.Close(); err != nil {
 		return zab.Snapshot{}, err

@@ -3,7 +3,6 @@ package broadcast
 import (
 	"fmt"
 	"math/rand/v2"
-	"sync"
 	"testing"
 
 	"zkd/tree"
@@ -22,27 +21,13 @@ func TestFuzzySnapshotWhileApplying(t *testing.T) {
 			for i := range txns[:500] {
 				live.Apply(&txns[i], nil)
 			}
-			var mu sync.RWMutex
-			started, applied := make(chan struct{}), make(chan struct{})
-			go func() {
-				defer close(applied)
-				<-started
-				for i := 500; i < len(txns); i++ {
-					mu.Lock()
-					live.Apply(&txns[i], nil)
-					mu.Unlock()
-				}
-			}()
-			var once sync.Once
+			withReadLock, wait := treetest.ApplyBeside(live, txns[500:])
 			chunks := 0
 			snap, err := encodeSnapshot(live, func(f func()) {
-				mu.RLock()
-				f()
-				mu.RUnlock()
+				withReadLock(f)
 				chunks++
-				once.Do(func() { close(started) })
 			}, 2)
-			<-applied
+			wait()
 			if err != nil {
 				t.Fatal(err)
 			}

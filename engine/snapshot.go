@@ -63,7 +63,6 @@ package engine
 
 import (
 	"bufio"
-	"bytes"
 	"cmp"
 	"encoding/binary"
 	"errors"
@@ -210,19 +209,9 @@ func WriteSnapshot(fs vfs.FS, dir string, t *tree.Tree, withReadLock func(func()
 	if err != nil {
 		return "", 0, err
 	}
-	var chunk bytes.Buffer
-	for done := false; !done; {
-		var nextErr error
-		withReadLock(func() { done, nextErr = sw.Next(&chunk, chunkNodes) })
-		if nextErr != nil {
-			_ = enc.Close()
-			return "", 0, nextErr
-		}
-		if _, err = enc.Write(chunk.Bytes()); err != nil {
-			_ = enc.Close()
-			return "", 0, err
-		}
-		chunk.Reset()
+	if err = sw.WriteAll(enc, withReadLock, chunkNodes); err != nil {
+		_ = enc.Close()
+		return "", 0, err
 	}
 	if err = enc.Close(); err != nil {
 		return "", 0, err

@@ -163,30 +163,10 @@ func TestSnapshotWhileWriting(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 3))
 			txns := snapHistory(t, rng, 1500, 64)
 			live := snapTree(txns[:500])
-			var mu sync.RWMutex
-			withReadLock := func(f func()) {
-				mu.RLock()
-				defer mu.RUnlock()
-				f()
-			}
-			started := make(chan struct{})
-			applied := make(chan struct{})
-			go func() {
-				defer close(applied)
-				<-started
-				for i := 500; i < len(txns); i++ {
-					mu.Lock()
-					live.Apply(&txns[i], nil)
-					mu.Unlock()
-				}
-			}()
-			var once sync.Once
+			withReadLock, wait := treetest.ApplyBeside(live, txns[500:])
 			fs := vfs.NewMem()
-			name, start, err := WriteSnapshot(fs, "", live, func(f func()) {
-				withReadLock(f)
-				once.Do(func() { close(started) })
-			}, 2)
-			<-applied
+			name, start, err := WriteSnapshot(fs, "", live, withReadLock, 2)
+			wait()
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -2,6 +2,7 @@ package tree
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -142,6 +143,26 @@ func (t *Tree) NewSnapshotWriter() *SnapshotWriter {
 // StartZxid is the zxid of the last transaction the tree held when the
 // writer was made: recovery replays the log from the transaction after it.
 func (s *SnapshotWriter) StartZxid() int64 { return s.startZxid }
+
+// WriteAll encodes the rest of the snapshot to w, chunkNodes nodes per
+// call of withReadLock (which runs its argument under the tree's read
+// lock). Each chunk goes to w outside the lock, so a slow w (a
+// compressor, a disk) does not hold up the tree's writer.
+func (s *SnapshotWriter) WriteAll(w io.Writer, withReadLock func(func()), chunkNodes int) error {
+	var chunk bytes.Buffer
+	for done := false; !done; {
+		var err error
+		withReadLock(func() { done, err = s.Next(&chunk, chunkNodes) })
+		if err != nil {
+			return err
+		}
+		if _, err := w.Write(chunk.Bytes()); err != nil {
+			return err
+		}
+		chunk.Reset()
+	}
+	return nil
+}
 
 // Next encodes up to maxNodes more nodes (at least one) and writes them
 // to w in one Write call; the first call also writes the header and the
