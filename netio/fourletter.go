@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"zkd/netio/jute"
@@ -303,6 +304,10 @@ func (srv *Server) writeMonitor(b *strings.Builder) {
 	for _, l := range lines {
 		fmt.Fprintf(b, "%s\t%v\n", l.k, l.v)
 	}
+	if open, limit, ok := fileDescriptors(); ok {
+		// As ZooKeeper prints on Unix; monitoring alerts on the ratio.
+		fmt.Fprintf(b, "zk_open_file_descriptor_count\t%d\nzk_max_file_descriptor_count\t%d\n", open, limit)
+	}
 	if srv.ens != nil && srv.leading() {
 		// Only a leader prints these, as ZooKeeper's does.
 		joined, synced := srv.ens.Followers()
@@ -312,6 +317,21 @@ func (srv *Server) writeMonitor(b *strings.Builder) {
 		txns, syncs := srv.cfg.LogStats()
 		fmt.Fprintf(b, "zk_log_txns\t%d\nzk_log_syncs\t%d\n", txns, syncs)
 	}
+}
+
+// fileDescriptors returns how many file descriptors the process has open
+// and may open (RLIMIT_NOFILE), where /proc/self/fd exists (Linux).
+func fileDescriptors() (open, limit uint64, ok bool) {
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return 0, 0, false
+	}
+	var rl syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl) != nil {
+		return 0, 0, false
+	}
+	// The directory being read holds one of them.
+	return uint64(max(len(fds)-1, 0)), rl.Cur, true
 }
 
 func portOf(addr string) string {
