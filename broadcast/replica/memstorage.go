@@ -20,6 +20,7 @@ type MemStorage struct {
 	// installed are the zxids of the snapshots received from a leader
 	// (SNAP), oldest first, for tests to see which one came.
 	installed []zab.Zxid
+	saved     []zab.Zxid // zxids of the snapshots SaveSnapshot kept, oldest first
 }
 
 // Persist keeps rd's snapshot, truncation, entries and hard state.
@@ -56,6 +57,7 @@ func (s *MemStorage) SaveSnapshot(snap zab.Snapshot) error {
 		return fmt.Errorf("%w: saving %v, stored %v", ErrSnapshotStale, snap.Zxid, s.snapshot.Zxid)
 	}
 	s.snapshot = zab.Snapshot{Zxid: snap.Zxid, Data: slices.Clone(snap.Data)}
+	s.saved = append(s.saved, snap.Zxid)
 	i := 0
 	for i < len(s.entries) && s.entries[i].Zxid <= snap.Zxid {
 		i++
@@ -81,6 +83,13 @@ func (s *MemStorage) Installed() []zab.Zxid {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.installed)
+}
+
+// Saved lists the zxids of the snapshots SaveSnapshot kept, oldest first.
+func (s *MemStorage) Saved() []zab.Zxid {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.saved)
 }
 
 // Stall blocks Persist (and Restart) until the returned release is
