@@ -35,6 +35,7 @@ package bench
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -794,10 +795,16 @@ func (z *ZkdBig) zkdLogLines(mark int, msg string) []map[string]any {
 	sc := bufio.NewScanner(strings.NewReader(logs[mark:]))
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
+		// The runtime's gctrace (GODEBUG=gctrace=1) shares stderr with
+		// the JSON log and writes a line in pieces, so a record can start
+		// after the head of a gc line: it is whole (one write of its
+		// own) from its '{' on.
 		line := sc.Bytes()
-		if len(line) == 0 || line[0] != '{' {
+		i := bytes.IndexByte(line, '{')
+		if i < 0 {
 			continue
 		}
+		line = line[i:]
 		var rec map[string]any
 		if json.Unmarshal(line, &rec) != nil || rec["msg"] != msg {
 			continue

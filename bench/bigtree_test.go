@@ -184,3 +184,25 @@ func TestBigTreeZooKeeper(t *testing.T) {
 		}
 	}
 }
+
+// zkd's JSON log shares stderr with the runtime's gctrace, whose lines are
+// written in pieces: a record can follow the head of a gc line (CI saw
+// "gc 1{...restored...}"). The record must still be found, and the notes
+// built from it.
+func TestZkdLogLinesAfterGCTrace(t *testing.T) {
+	logs := &lockedBuffer{}
+	logs.Write([]byte("gc 1{\"level\":\"INFO\",\"msg\":\"restored\",\"replayed\":1013,\"nodes\":20046,\"took\":103000000}\n" +
+		" @0.111s 0%: 1.3+14+0.10 ms clock, 15->15->11 MB, 16 MB goal, 2 P\n" +
+		"{\"level\":\"INFO\",\"msg\":\"snapshot written\",\"nodes\":20046,\"bytes\":2390455,\"took\":144000000}\n" +
+		"not json {at all\n"))
+	z := &ZkdBig{proc: &ZkdProcess{logs: logs}}
+	if err := z.Started(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := z.RestoreNote(), "restored in 103ms (snapshot load + 1013 txns replayed, 20046 nodes)"; got != want {
+		t.Errorf("RestoreNote = %q, want %q", got, want)
+	}
+	if evs := z.SnapshotsSince(0); len(evs) != 1 || evs[0].Nodes != 20046 || evs[0].Bytes != 2390455 {
+		t.Errorf("SnapshotsSince = %+v", evs)
+	}
+}
