@@ -22,6 +22,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"zkd/netio/loopback"
 
 	"github.com/go-zookeeper/zk"
 
@@ -142,12 +143,10 @@ func e2eStartReference(t testing.TB, cfg netio.Config) string {
 
 func e2eFreeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := loopback.Addr()
 	if err != nil {
 		t.Fatalf("finding a free port: %v", err)
 	}
-	addr := l.Addr().String()
-	_ = l.Close()
 	return addr
 }
 

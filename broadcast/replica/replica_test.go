@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"slices"
 	"sync"
 	"testing"
 	"time"
+	"zkd/netio/loopback"
 
 	"zkd/broadcast/peer"
 	"zkd/broadcast/zab"
@@ -69,16 +69,11 @@ type ensemble struct {
 	servers []*server
 }
 
-// freeAddrs returns n loopback addresses that were free a moment ago.
+// freeAddrs returns n free loopback addresses (see package loopback).
 func freeAddrs(t *testing.T, n int) []string {
-	addrs := make([]string, n)
-	for i := range addrs {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addrs[i] = ln.Addr().String()
-		ln.Close()
+	addrs, err := loopback.Addrs(n)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return addrs
 }

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"zkd/netio/loopback"
 
 	"github.com/go-zookeeper/zk"
 
@@ -31,12 +32,11 @@ func buildZkd(t *testing.T) string {
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := loopback.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addr
 }
 
 // startZkd runs the binary with a zoo.cfg and waits for ruok; the process

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"zkd/netio/loopback"
 
 	"github.com/go-zookeeper/zk"
 
@@ -449,12 +450,10 @@ func compareTree(t *testing.T, tr *tree.Tree, want map[string]zkNode) {
 // after the imported ones.
 func newWrite(t *testing.T, tr *tree.Tree, store *engine.Store, imported int64, w *workload) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := loopback.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := l.Addr().String()
-	l.Close()
 	var lg broadcast.Log = store.Log
 	srv := netio.NewServer(netio.Config{Addr: addr, EventLoops: 1}.WithDefaults(), tr, lg, slog.New(slog.DiscardHandler))
 	if err := srv.Start(); err != nil {

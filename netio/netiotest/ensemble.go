@@ -3,10 +3,10 @@ package netiotest
 import (
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"testing"
 	"time"
+	"zkd/netio/loopback"
 
 	"zkd/broadcast"
 	"zkd/broadcast/peer"
@@ -48,7 +48,7 @@ func (m *Member) Storage() *replica.MemStorage { return m.storage }
 func (m *Member) Server() *netio.Server { return m.srv }
 
 // StartEnsemble starts n members configured as cfg (TickTime should be
-// short, 100 ms or so, for tests to be quick), each on free 127.0.0.1
+// short, 100 ms or so, for tests to be quick), each on free loopback
 // ports, and stops them when the test ends. ZKD_TEST_LOG=1 shows their
 // logs. tune, if any, adjusts each member's broadcast.EnsembleConfig.
 func StartEnsemble(t testing.TB, n int, cfg netio.Config, tune ...func(*broadcast.EnsembleConfig)) *Ensemble {
@@ -148,24 +148,13 @@ func (e *Ensemble) Start(i int) {
 	m.srv = srv
 }
 
-// freeAddrs returns n distinct free 127.0.0.1 addresses, all held open
-// until every one is found, so no two are the same port.
+// freeAddrs returns n distinct free loopback addresses; they stay free
+// for restarts (see package loopback).
 func freeAddrs(t testing.TB, n int) []string {
 	t.Helper()
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	out := make([]string, n)
-	for i := range out {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		out[i] = l.Addr().String()
+	out, err := loopback.Addrs(n)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return out
 }

@@ -5,8 +5,8 @@ package netiotest
 import (
 	"io"
 	"log/slog"
-	"net"
 	"testing"
+	"zkd/netio/loopback"
 
 	"zkd/broadcast"
 	"zkd/netio"
@@ -19,12 +19,11 @@ import (
 func Start(t testing.TB, cfg netio.Config) string {
 	t.Helper()
 	if cfg.Addr == "" {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		addr, err := loopback.Addr()
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg.Addr = l.Addr().String()
-		l.Close()
+		cfg.Addr = addr
 	}
 	srv := netio.NewServer(cfg, tree.New(), &broadcast.MemLog{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err := srv.Start(); err != nil {

@@ -2,11 +2,11 @@ package difftest
 
 import (
 	"log/slog"
-	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"zkd/netio/loopback"
 
 	"zkd/broadcast"
 	"zkd/netio"
@@ -53,12 +53,10 @@ var zkdLog = &logRing{}
 // the reference is (TTL nodes on, the same super digest).
 func startZkd(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := loopback.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := l.Addr().String()
-	l.Close()
 	srv := netio.NewServer(netio.Config{
 		Addr: addr, TickTime: 2 * time.Second, ExtendedTypes: true,
 		FourLetterWords: []string{"*"}, SuperDigest: SuperDigest,
