@@ -67,7 +67,8 @@
 // of decided servers names. Timeouts are ticks with jitter.
 //
 // Discovery and sync (leader.go, follower.go): followers send FOLLOWERINFO
-// (accepted epoch, last zxid); the leader, with a quorum counting itself,
+// (accepted epoch, last zxid), which a server that has not decided yet
+// keeps for when it leads; the leader, with a quorum counting itself,
 // picks an epoch above all of theirs, persists it and sends NEWEPOCH;
 // followers accept it only if newer than any they accepted (or the same
 // epoch from the same leader, or from a leader that says it is already

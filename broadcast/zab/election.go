@@ -33,6 +33,7 @@ func (n *Node) becomeLooking() {
 	n.vote = n.selfVote()
 	n.votes = map[ID]Vote{n.id: n.vote}
 	n.outOfElection = map[ID]Message{}
+	n.earlyInfo = map[ID]Message{}
 	n.finalizing = false
 	n.resetElectionTimeout()
 	n.broadcastVote()

@@ -30,6 +30,15 @@ func (n *Node) becomeLeader() {
 	n.initialCurrent, n.initialLast = n.hs.CurrentEpoch, n.log.last()
 	n.sentLast, n.commitSent = n.log.last(), n.commit
 	n.logEvent("leading round %d, history %v/%v", n.round, n.initialCurrent, n.initialLast)
+	// As if it arrived now: a FOLLOWERINFO is only ever a (possibly
+	// delayed) statement of the sender's accepted epoch and history, which
+	// discovery must take at any delay anyway.
+	for _, id := range n.peers {
+		if m, ok := n.earlyInfo[id]; ok {
+			n.followers[id] = &progress{info: true, acceptedEpoch: m.Epoch, last: m.Zxid}
+		}
+	}
+	n.earlyInfo = nil
 	n.maybePickEpoch()
 }
 

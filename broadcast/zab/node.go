@@ -141,10 +141,14 @@ type Node struct {
 	leader ID
 
 	// Election.
-	round            uint64
-	vote             Vote
-	votes            map[ID]Vote
-	outOfElection    map[ID]Message
+	round         uint64
+	vote          Vote
+	votes         map[ID]Vote
+	outOfElection map[ID]Message
+	// earlyInfo holds FOLLOWERINFO that came while still looking, from
+	// servers that decided for us before we did; becomeLeader takes it
+	// up, so they join at once instead of on their next resend.
+	earlyInfo        map[ID]Message
 	electionElapsed  int
 	electionTimeout  int
 	finalizing       bool
@@ -302,6 +306,10 @@ func (n *Node) Step(m Message) error {
 		return nil
 	}
 	switch n.state {
+	case Looking:
+		if m.Type == MsgFollowerInfo {
+			n.earlyInfo[m.From] = m // the newest per server; bounded by peers
+		}
 	case Following:
 		n.stepFollower(m)
 	case Leading:

@@ -637,3 +637,62 @@ func TestFollowerInfoResent(t *testing.T) {
 	}
 	t.Fatalf("leader not established: %+v; follower %+v", l.Status(), f.Status())
 }
+
+// TestFollowerInfoKeptWhileLooking: FOLLOWERINFO that reaches a server
+// while it is still looking is taken up when it becomes leader, so the
+// follower joins at once instead of on its resend two heartbeats later
+// (the third server of an ensemble used to join a tickTime late).
+func TestFollowerInfoKeptWhileLooking(t *testing.T) {
+	cfg := func(id ID) Config {
+		return Config{ID: id, Peers: []ID{1, 2, 3}, ElectionTicks: 10, InitTicks: 50, SyncTicks: 20, HeartbeatTicks: 2}
+	}
+	f, err := NewNode(cfg(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := NewNode(cfg(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.becomeFollower(2)
+	rd := f.Ready()
+	f.Advance()
+	for _, m := range rd.Messages {
+		if m.Type == MsgFollowerInfo {
+			if err := l.Step(m); err != nil { // l is still looking
+				t.Fatal(err)
+			}
+		}
+	}
+	l.becomeLeader()
+	nodes := map[ID]*Node{1: f, 2: l}
+	for range 10 { // deliver until quiet, without a single tick
+		var out []Message
+		for _, n := range nodes {
+			if n.HasReady() {
+				rd := n.Ready()
+				out = append(out, rd.Messages...)
+				out = append(out, rd.MessagesAfterPersist...)
+				n.Advance()
+			}
+		}
+		if len(out) == 0 {
+			break
+		}
+		for _, m := range out {
+			if dst := nodes[m.To]; dst != nil {
+				dst.Step(m)
+			}
+		}
+	}
+	if st := l.Status(); !st.Established || st.Followers != 1 {
+		t.Fatalf("leader without ticking: %+v; follower %+v", st, f.Status())
+	}
+	// Kept only for the looking period it came in: a later leadership
+	// starts from what arrives then.
+	l.becomeLooking()
+	l.becomeLeader()
+	if st := l.Status(); st.Followers != 0 || st.Established {
+		t.Fatalf("after a new election: %+v", st)
+	}
+}
