@@ -39,11 +39,22 @@ func TestForwardRequestRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if f.kind != fwdRequest || !reflect.DeepEqual(f.req.Request, c.req) {
+			if f.kind != fwdRequest || !sameRequest(f.req.Request, c.req) {
 				t.Fatalf("round trip:\n got %+v\nwant %+v", f.req.Request, c.req)
 			}
 		})
 	}
+}
+
+// sameRequest compares what a request says: its exported fields, and
+// the records they point to (a decoded request keeps its record inline,
+// a literal one elsewhere).
+func sameRequest(a, b tree.Request) bool {
+	said := func(q tree.Request) tree.Request {
+		return tree.Request{Session: q.Session, Cxid: q.Cxid, Op: q.Op, Auth: q.Auth, Create: q.Create, Delete: q.Delete,
+			SetData: q.SetData, SetACL: q.SetACL, Multi: q.Multi, Timeout: q.Timeout}
+	}
+	return reflect.DeepEqual(said(a), said(b))
 }
 
 func TestForwardAckAndTouchRoundTrip(t *testing.T) {
@@ -88,7 +99,7 @@ func FuzzDecodeForward(f *testing.F) {
 		}
 		// What decodes re-encodes to a payload that decodes the same.
 		again, err := decodeForward(appendForwardRequest(nil, fw.req))
-		if err != nil || !reflect.DeepEqual(again.req.Request, fw.req.Request) {
+		if err != nil || !sameRequest(again.req.Request, fw.req.Request) {
 			t.Fatalf("re-encoding changed the request: %+v -> %+v (%v)", fw.req.Request, again.req, err)
 		}
 	})

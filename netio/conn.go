@@ -56,7 +56,16 @@ type conn struct {
 
 	mu struct {
 		sync.Mutex
-		out        *bytebufferpool.ByteBuffer
+		out *bytebufferpool.ByteBuffer
+		// w and the records below are scratch for frameLocked and its
+		// callers: a reply is encoded into out at once, so one of each per
+		// connection spares an allocation per reply.
+		w          jute.Writer
+		statResp   jute.StatResponse
+		pathResp   jute.PathResponse
+		create2    jute.Create2Response
+		getData    jute.GetDataResponse
+		event      jute.WatcherEvent
 		wakeQueued bool
 		closed     bool
 		closeAfter bool // close once out is flushed (closeSession, refused connect)
@@ -77,14 +86,15 @@ type conn struct {
 
 // enqueueLocked appends one reply frame to the outbound queue; c.mu held.
 func (c *conn) frameLocked(h *jute.ReplyHeader, body jute.Record) {
-	w := jute.Writer{B: c.mu.out.B}
+	w := &c.mu.w
+	w.B = c.mu.out.B
 	at := w.BeginFrame()
-	h.Encode(&w)
+	h.Encode(w)
 	if body != nil {
-		body.Encode(&w)
+		body.Encode(w)
 	}
 	w.EndFrame(at)
-	c.mu.out.B = w.B
+	c.mu.out.B, w.B = w.B, nil
 	c.mu.sent++
 	if h.Zxid > c.mu.lastZxid {
 		c.mu.lastZxid = h.Zxid

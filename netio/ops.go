@@ -248,7 +248,8 @@ func (srv *Server) serveLocked(c *conn, rq *readReq) {
 			t.Watches.AddData(rq.path, c.id)
 		}
 		if n, ok := t.Get(lookupPath(rq.path)); ok {
-			body = &jute.StatResponse{Stat: n.Stat()}
+			c.mu.statResp = jute.StatResponse{Stat: n.Stat()}
+			body = &c.mu.statResp
 		} else {
 			hdr.Err = jute.ErrNoNode
 		}
@@ -258,7 +259,8 @@ func (srv *Server) serveLocked(c *conn, rq *readReq) {
 			if rq.watch {
 				t.Watches.AddData(rq.path, c.id)
 			}
-			body = &jute.GetDataResponse{Data: n.Data(), Stat: n.Stat()}
+			c.mu.getData = jute.GetDataResponse{Data: n.Data(), Stat: n.Stat()}
+			body = &c.mu.getData
 		}
 	case jute.OpGetChildren, jute.OpGetChildren2:
 		n, err := srv.readable(c, rq.path, jute.PermRead)
@@ -308,6 +310,7 @@ func (srv *Server) serveLocked(c *conn, rq *readReq) {
 		body = srv.multiReadLocked(c, rq.multi)
 	}
 	c.frameLocked(&hdr, body)
+	c.mu.getData.Data = nil // the tree's bytes, not to be held past the read lock
 }
 
 // readable looks a node up and checks perm on it.
@@ -405,7 +408,8 @@ func (srv *Server) setWatchesLocked(c *conn, sw *jute.SetWatches) jute.Err {
 	rel := sw.RelativeZxid
 	event := func(typ jute.EventType, path string) {
 		h := jute.ReplyHeader{Xid: jute.XidWatchEvent, Zxid: -1}
-		c.frameLocked(&h, &jute.WatcherEvent{Type: typ, State: jute.StateSyncConnected, Path: path})
+		c.mu.event = jute.WatcherEvent{Type: typ, State: jute.StateSyncConnected, Path: path}
+		c.frameLocked(&h, &c.mu.event)
 	}
 	lists := [][]string{sw.DataWatches, sw.ExistWatches, sw.ChildWatches}
 	if sw.Two {
@@ -543,7 +547,8 @@ func (srv *Server) deliverEvents(ev []tree.Event) {
 		h := jute.ReplyHeader{Xid: jute.XidWatchEvent, Zxid: -1}
 		c.mu.Lock()
 		if !c.mu.closed {
-			c.frameLocked(&h, &jute.WatcherEvent{Type: e.Type, State: jute.StateSyncConnected, Path: e.Path})
+			c.mu.event = jute.WatcherEvent{Type: e.Type, State: jute.StateSyncConnected, Path: e.Path}
+			c.frameLocked(&h, &c.mu.event)
 			c.wakeLocked()
 		}
 		c.mu.Unlock()
@@ -571,7 +576,7 @@ func (srv *Server) replyWrite(c *conn, req *broadcast.Request, x *tree.Txn, res 
 		hdr := jute.ReplyHeader{Xid: req.Xid, Zxid: x.Zxid, Err: res.Err}
 		var body jute.Record
 		if res.Err == jute.ErrOK {
-			body = writeReplyBody(req, res)
+			body = c.writeReplyBodyLocked(req, res)
 		}
 		if x.Type == jute.OpMulti {
 			hdr.Err = jute.ErrOK // per-op errors are in the body
@@ -591,16 +596,22 @@ func (srv *Server) replyWrite(c *conn, req *broadcast.Request, x *tree.Txn, res 
 	c.wakeLocked()
 }
 
-func writeReplyBody(req *broadcast.Request, res *tree.Result) jute.Record {
+// writeReplyBodyLocked returns the reply record of a write that
+// succeeded, in c's scratch (c.mu held; encode it before unlocking).
+func (c *conn) writeReplyBodyLocked(req *broadcast.Request, res *tree.Result) jute.Record {
 	switch req.Op {
 	case jute.OpCreate:
-		return &jute.PathResponse{Path: res.Path}
+		c.mu.pathResp = jute.PathResponse{Path: res.Path}
+		return &c.mu.pathResp
 	case jute.OpCreate2, jute.OpCreateContainer, jute.OpCreateTTL:
-		return &jute.Create2Response{Path: res.Path, Stat: res.Stat}
+		c.mu.create2 = jute.Create2Response{Path: res.Path, Stat: res.Stat}
+		return &c.mu.create2
 	case jute.OpSetData, jute.OpSetACL:
-		return &jute.StatResponse{Stat: res.Stat}
+		c.mu.statResp = jute.StatResponse{Stat: res.Stat}
+		return &c.mu.statResp
 	case jute.OpSync:
-		return &jute.PathResponse{Path: req.Create.Path}
+		c.mu.pathResp = jute.PathResponse{Path: req.Create.Path}
+		return &c.mu.pathResp
 	}
 	return nil
 }

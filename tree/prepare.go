@@ -21,6 +21,14 @@ type Request struct {
 	SetACL  *jute.SetACLRequest
 	Multi   *jute.MultiRequest
 	Timeout int32 // createSession
+
+	// inline holds the record DecodeBody decodes for the common writes,
+	// so that a request is one allocation rather than two.
+	inline struct {
+		create  jute.CreateRequest
+		delete  jute.PathVersionRequest
+		setData jute.SetDataRequest
+	}
 }
 
 // DecodeBody decodes the client record of q.Op into q's field for it
@@ -30,13 +38,16 @@ type Request struct {
 func (q *Request) DecodeBody(r *jute.Reader) bool {
 	switch q.Op {
 	case jute.OpCreate, jute.OpCreate2, jute.OpCreateContainer, jute.OpCreateTTL:
-		q.Create = &jute.CreateRequest{HasTTL: q.Op == jute.OpCreateTTL}
+		q.inline.create = jute.CreateRequest{HasTTL: q.Op == jute.OpCreateTTL}
+		q.Create = &q.inline.create
 		q.Create.Decode(r)
 	case jute.OpDelete, jute.OpCheck, jute.OpDeleteContainer:
-		q.Delete = &jute.PathVersionRequest{}
+		q.inline.delete = jute.PathVersionRequest{}
+		q.Delete = &q.inline.delete
 		q.Delete.Decode(r)
 	case jute.OpSetData:
-		q.SetData = &jute.SetDataRequest{}
+		q.inline.setData = jute.SetDataRequest{}
+		q.SetData = &q.inline.setData
 		q.SetData.Decode(r)
 	case jute.OpSetACL:
 		q.SetACL = &jute.SetACLRequest{}
