@@ -11,8 +11,8 @@ func codecExamples() []Message {
 	return []Message{
 		{Type: MsgVote, From: 1, To: 2, Round: 3, State: Looking, Vote: Vote{Leader: 2, Zxid: MakeZxid(4, 5), PeerEpoch: 4}},
 		{Type: MsgVote, From: 2, To: 1, Round: 9, State: Leading, Vote: Vote{Leader: 2, Zxid: 0, PeerEpoch: 0}},
-		{Type: MsgFollowerInfo, From: 1, To: 3, Epoch: 7, Zxid: MakeZxid(7, 1<<32-1)},
-		{Type: MsgNewEpoch, From: 3, To: 1, Epoch: 8, Established: true},
+		{Type: MsgFollowerInfo, From: 1, To: 3, Epoch: 7, Zxid: MakeZxid(7, 1<<32-1), Round: 1<<63 | 5},
+		{Type: MsgNewEpoch, From: 3, To: 1, Epoch: 8, Established: true, Round: 1<<63 | 5},
 		{Type: MsgAckEpoch, From: 1, To: 3, Epoch: 8, CurrentEpoch: 7, Zxid: MakeZxid(7, 3), Commit: MakeZxid(2, 1),
 			Zxids: []Zxid{MakeZxid(5, 9), MakeZxid(7, 3)}},
 		{Type: MsgNewLeader, From: 3, To: 1, Epoch: 8, Sync: SyncSnap, Zxid: MakeZxid(6, 2),

@@ -23,7 +23,11 @@ func (n *Node) becomeFollower(leader ID) {
 func (n *Node) rejoin() {
 	n.resetRoleState()
 	n.phase = PhaseDiscovery
-	n.send(Message{Type: MsgFollowerInfo, To: n.leader, Epoch: n.hs.AcceptedEpoch, Zxid: n.log.last()}, false)
+	// Random rather than counted: a restarted server must not reuse the
+	// tag of a join whose messages may still be on their way. Never 0,
+	// which the codec sends as absent.
+	n.joinTag = n.rand.Uint64() | 1
+	n.send(Message{Type: MsgFollowerInfo, To: n.leader, Epoch: n.hs.AcceptedEpoch, Zxid: n.log.last(), Round: n.joinTag}, false)
 }
 
 func (n *Node) tickFollower() {
@@ -38,7 +42,7 @@ func (n *Node) tickFollower() {
 		// FOLLOWERINFO may have reached the leader before it finished its
 		// own election (and was dropped there): say it again until
 		// NEWEPOCH comes, rather than wait out InitTicks.
-		n.send(Message{Type: MsgFollowerInfo, To: n.leader, Epoch: n.hs.AcceptedEpoch, Zxid: n.log.last()}, false)
+		n.send(Message{Type: MsgFollowerInfo, To: n.leader, Epoch: n.hs.AcceptedEpoch, Zxid: n.log.last(), Round: n.joinTag}, false)
 	}
 	if n.phase == PhaseBroadcast && n.heardElapsed >= n.syncTicks {
 		n.logEvent("lost leader %v", n.leader)
@@ -52,6 +56,11 @@ func (n *Node) stepFollower(m Message) {
 	}
 	n.heardElapsed = 0
 	if m.Type == MsgNewEpoch {
+		if m.Round != 0 && m.Round != n.joinTag {
+			// The answer to an earlier join; ours is on its way. (0: a
+			// leader built before join tags, which echoes none.)
+			return
+		}
 		// An epoch is acked for one leader only, so two leaders never both
 		// gather a quorum for it; except that once one is established (a
 		// quorum acked NEWLEADER without such an exception) no other can
@@ -68,7 +77,7 @@ func (n *Node) stepFollower(m Message) {
 			n.hs.AcceptedEpoch, n.hs.AcceptedLeader = m.Epoch, m.From
 			n.send(Message{
 				Type: MsgAckEpoch, To: m.From, Epoch: m.Epoch, CurrentEpoch: n.hs.CurrentEpoch,
-				Zxid: n.log.last(), Commit: max(n.commit, n.log.start), Zxids: n.log.epochEnds(epochEndsMax),
+				Zxid: n.log.last(), Commit: max(n.commit, n.log.start), Zxids: n.log.epochEnds(epochEndsMax), Round: n.joinTag,
 			}, true)
 		} else {
 			n.logEvent("refused epoch %v from %v (accepted %v)", m.Epoch, m.From, n.hs)

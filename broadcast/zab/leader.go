@@ -35,7 +35,7 @@ func (n *Node) becomeLeader() {
 	// discovery must take at any delay anyway.
 	for _, id := range n.peers {
 		if m, ok := n.earlyInfo[id]; ok {
-			n.followers[id] = &progress{info: true, acceptedEpoch: m.Epoch, last: m.Zxid}
+			n.followers[id] = &progress{info: true, acceptedEpoch: m.Epoch, last: m.Zxid, joinTag: m.Round}
 		}
 	}
 	n.earlyInfo = nil
@@ -83,12 +83,12 @@ func (n *Node) stepLeader(m Message) {
 	p := n.followers[m.From]
 	if m.Type == MsgFollowerInfo {
 		// A new follower, or one that lost its place: start over with it.
-		p = &progress{info: true, acceptedEpoch: m.Epoch, last: m.Zxid}
+		p = &progress{info: true, acceptedEpoch: m.Epoch, last: m.Zxid, joinTag: m.Round}
 		n.followers[m.From] = p
 		if !n.epochPicked {
 			n.maybePickEpoch()
 		} else {
-			n.send(Message{Type: MsgNewEpoch, To: m.From, Epoch: n.epoch, Established: n.established}, true)
+			n.send(Message{Type: MsgNewEpoch, To: m.From, Epoch: n.epoch, Established: n.established, Round: p.joinTag}, true)
 		}
 		return
 	}
@@ -98,7 +98,7 @@ func (n *Node) stepLeader(m Message) {
 	p.heardTicks = 0
 	switch m.Type {
 	case MsgAckEpoch:
-		if !p.info || p.ackedEpoch {
+		if !p.info || p.ackedEpoch || m.Round != p.joinTag {
 			return
 		}
 		if !n.established && (m.CurrentEpoch > n.initialCurrent || m.CurrentEpoch == n.initialCurrent && m.Zxid > n.initialLast) {
@@ -113,7 +113,7 @@ func (n *Node) stepLeader(m Message) {
 			n.syncFollower(m.From, p)
 		}
 	case MsgAckNewLeader:
-		if !p.synced || p.ackedNewLeader {
+		if !p.synced || p.ackedNewLeader || m.Round != p.joinTag {
 			return
 		}
 		p.ackedNewLeader, p.match = true, m.Zxid
@@ -151,7 +151,7 @@ func (n *Node) maybePickEpoch() {
 	n.logEvent("epoch %v", n.epoch)
 	for _, id := range n.peers {
 		if p := n.followers[id]; p != nil && p.info {
-			n.send(Message{Type: MsgNewEpoch, To: id, Epoch: n.epoch}, true)
+			n.send(Message{Type: MsgNewEpoch, To: id, Epoch: n.epoch, Round: p.joinTag}, true)
 		}
 	}
 	n.maybeStartSync()

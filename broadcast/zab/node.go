@@ -109,7 +109,8 @@ type Status struct {
 
 // progress is the leader's view of one follower.
 type progress struct {
-	info           bool // FOLLOWERINFO received this epoch
+	info           bool   // FOLLOWERINFO received this epoch
+	joinTag        uint64 // from that FOLLOWERINFO; its ACKEPOCH must carry it
 	acceptedEpoch  Epoch
 	ackedEpoch     bool // ACKEPOCH received
 	last           Zxid
@@ -148,7 +149,10 @@ type Node struct {
 	// earlyInfo holds FOLLOWERINFO that came while still looking, from
 	// servers that decided for us before we did; becomeLeader takes it
 	// up, so they join at once instead of on their next resend.
-	earlyInfo        map[ID]Message
+	earlyInfo map[ID]Message
+	// joinTag names the follower's current discovery with its leader;
+	// rejoin draws a new one.
+	joinTag          uint64
 	electionElapsed  int
 	electionTimeout  int
 	finalizing       bool
@@ -400,7 +404,7 @@ func (n *Node) Ready() Ready {
 		switch {
 		case n.ackNewLeaderPending && n.log.handed >= n.newLeaderLast && n.pendingCurrent == 0:
 			n.ackNewLeaderPending, n.ackedNewLeader, n.ackedTo = false, true, n.log.handed
-			n.send(Message{Type: MsgAckNewLeader, To: n.leader, Epoch: n.hs.AcceptedEpoch, Zxid: n.log.handed}, true)
+			n.send(Message{Type: MsgAckNewLeader, To: n.leader, Epoch: n.hs.AcceptedEpoch, Zxid: n.log.handed, Round: n.joinTag}, true)
 		case n.ackedNewLeader && n.log.handed > n.ackedTo:
 			n.ackedTo = n.log.handed
 			n.send(Message{Type: MsgAck, To: n.leader, Epoch: n.hs.AcceptedEpoch, Zxid: n.log.handed}, true)

@@ -168,14 +168,20 @@ const (
 	// MsgVote (election): Round, State, Vote.
 	MsgVote MsgType = iota + 1
 	// MsgFollowerInfo (discovery, follower → leader): Epoch = acceptedEpoch,
-	// Zxid = last zxid.
+	// Zxid = last zxid, Round = the follower's join tag (a new one each
+	// time it starts discovery over).
 	MsgFollowerInfo
 	// MsgNewEpoch (discovery, leader → follower): Epoch = the new epoch,
-	// Established = a quorum already acknowledged NEWLEADER for it.
+	// Established = a quorum already acknowledged NEWLEADER for it, Round =
+	// the join tag of the FOLLOWERINFO it answers.
 	MsgNewEpoch
 	// MsgAckEpoch (discovery, follower → leader): Epoch = the epoch acked,
 	// CurrentEpoch, Zxid = last zxid, Zxids = the last zxid of each epoch in
-	// its log (ascending), Commit = its commit point (at least its log start).
+	// its log (ascending), Commit = its commit point (at least its log start),
+	// Round = the join tag. The tag lets the leader drop an ACKEPOCH of an
+	// earlier join: it leaves after a persist, so a later FOLLOWERINFO can
+	// overtake it, and a sync computed from it would describe a log the
+	// follower no longer has.
 	MsgAckEpoch
 	// MsgNewLeader (sync, leader → follower): Epoch, Sync, Zxid = the point
 	// the follower's log is cut after (DIFF/TRUNC) or Snapshot, then Entries,
@@ -183,7 +189,7 @@ const (
 	// follow as PROPOSALs.
 	MsgNewLeader
 	// MsgAckNewLeader (sync, follower → leader): Epoch, Zxid = the last
-	// zxid it now holds durably.
+	// zxid it now holds durably, Round = the join tag.
 	MsgAckNewLeader
 	// MsgUpToDate (leader → follower): Epoch, Commit. The follower serves.
 	MsgUpToDate

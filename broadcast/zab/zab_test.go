@@ -528,7 +528,7 @@ func TestEpochAcceptedForOneLeader(t *testing.T) {
 	cfg := Config{ID: 1, Peers: []ID{1, 2, 3}, ElectionTicks: 10, InitTicks: 10, SyncTicks: 5, HeartbeatTicks: 1}
 	n, _ := NewNode(cfg)
 	n.decide(2)
-	n.Step(Message{Type: MsgNewEpoch, From: 2, To: 1, Epoch: 4})
+	n.Step(Message{Type: MsgNewEpoch, From: 2, To: 1, Epoch: 4, Round: n.joinTag})
 	if n.hs.AcceptedEpoch != 4 || n.hs.AcceptedLeader != 2 || n.phase != PhaseSync {
 		t.Fatalf("NEWEPOCH from s2 not accepted: %v %v", n.hs, n.phase)
 	}
@@ -542,7 +542,7 @@ func TestEpochAcceptedForOneLeader(t *testing.T) {
 	for _, established := range []bool{false, true} {
 		n, _ = NewNode(cfg)
 		n.decide(3)
-		n.Step(Message{Type: MsgNewEpoch, From: 3, To: 1, Epoch: 4, Established: established})
+		n.Step(Message{Type: MsgNewEpoch, From: 3, To: 1, Epoch: 4, Established: established, Round: n.joinTag})
 		accepted := n.state == Following && n.hs.AcceptedLeader == 3
 		if accepted != established {
 			t.Errorf("established=%v: accepted %v (%v, %v)", established, accepted, n.state, n.hs)
@@ -551,7 +551,7 @@ func TestEpochAcceptedForOneLeader(t *testing.T) {
 	// An older epoch is refused whoever offers it.
 	n, _ = NewNode(cfg)
 	n.decide(2)
-	n.Step(Message{Type: MsgNewEpoch, From: 2, To: 1, Epoch: 3, Established: true})
+	n.Step(Message{Type: MsgNewEpoch, From: 2, To: 1, Epoch: 3, Established: true, Round: n.joinTag})
 	if n.state != Looking {
 		t.Errorf("older epoch accepted: %v", n.hs)
 	}
@@ -694,5 +694,62 @@ func TestFollowerInfoKeptWhileLooking(t *testing.T) {
 	l.becomeLeader()
 	if st := l.Status(); st.Followers != 0 || st.Established {
 		t.Fatalf("after a new election: %+v", st)
+	}
+}
+
+// TestStaleAckEpochIgnored: a follower's ACKEPOCH leaves only after a
+// persist, so a FOLLOWERINFO of its next join can reach the leader first.
+// The leader must not take the older ACKEPOCH as the answer to the newer
+// join: a sync computed from it describes a log the follower may have
+// moved past, and it would be sent a SNAP or DIFF below what it applied
+// (found by the simulation, seed 1796674593 at n=5, where a follower hit
+// "snapshot older than applied").
+func TestStaleAckEpochIgnored(t *testing.T) {
+	cfg := func(id ID) Config {
+		return Config{ID: id, Peers: []ID{1, 2, 3}, ElectionTicks: 10, InitTicks: 50, SyncTicks: 20, HeartbeatTicks: 2}
+	}
+	f, _ := NewNode(cfg(1))
+	l, _ := NewNode(cfg(2))
+	take := func(n *Node, typ MsgType) (Message, bool) {
+		if !n.HasReady() {
+			return Message{}, false
+		}
+		rd := n.Ready()
+		n.Advance()
+		for _, m := range append(rd.Messages, rd.MessagesAfterPersist...) {
+			if m.Type == typ {
+				return m, true
+			}
+		}
+		return Message{}, false
+	}
+	must := func(m Message, ok bool) Message {
+		t.Helper()
+		if !ok {
+			t.Fatal("message missing")
+		}
+		return m
+	}
+	l.becomeLeader()
+	f.becomeFollower(2)
+	l.Step(must(take(f, MsgFollowerInfo)))
+	f.Step(must(take(l, MsgNewEpoch)))
+	ackA := must(take(f, MsgAckEpoch))
+	f.rejoin() // e.g. a gap: it starts over with a new join
+	infoB := must(take(f, MsgFollowerInfo))
+	if infoB.Round == ackA.Round {
+		t.Fatalf("the new join kept the tag %d", infoB.Round)
+	}
+	l.Step(infoB)
+	newEpochB := must(take(l, MsgNewEpoch))
+	l.Step(ackA) // overtaken by infoB
+	if _, ok := take(l, MsgNewLeader); ok || l.followers[1].ackedEpoch {
+		t.Fatal("the leader synced the follower from the ACKEPOCH of its earlier join")
+	}
+	// The current join goes through.
+	f.Step(newEpochB)
+	l.Step(must(take(f, MsgAckEpoch)))
+	if nl := must(take(l, MsgNewLeader)); nl.To != 1 {
+		t.Fatalf("NEWLEADER to %v", nl.To)
 	}
 }
