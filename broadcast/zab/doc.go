@@ -67,8 +67,11 @@
 // of decided servers names. Timeouts are ticks with jitter.
 //
 // Discovery and sync (leader.go, follower.go): followers send FOLLOWERINFO
-// (accepted epoch, last zxid), which a server that has not decided yet
-// keeps for when it leads; the leader, with a quorum counting itself,
+// (accepted epoch, last zxid, and a join tag drawn anew each time a
+// follower starts over, which NEWEPOCH, ACKEPOCH and ACKNEWLEADER echo so
+// that the leader never takes an answer of an earlier join for the
+// current one), which a server that has not decided yet keeps for when it
+// leads; the leader, with a quorum counting itself,
 // picks an epoch above all of theirs, persists it and sends NEWEPOCH;
 // followers accept it only if newer than any they accepted (or the same
 // epoch from the same leader, or from a leader that says it is already
