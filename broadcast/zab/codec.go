@@ -1,6 +1,7 @@
 package zab
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -202,12 +203,15 @@ func (d *decoder) bytes() []byte {
 	if d.err != nil || n == 0 {
 		return nil
 	}
-	out := append([]byte(nil), d.b[:n]...)
+	out := d.b[:n:n] // d.b is DecodeMessage's own copy
 	d.b = d.b[n:]
 	return out
 }
 
 // DecodeMessage decodes one message; the result shares no memory with b.
+// The byte fields (a snapshot, the entries' data) share one copy of the
+// rest of b, made once: a PROPOSAL carries hundreds of entries, and one
+// allocation per entry cost a follower a tenth of its CPU.
 func DecodeMessage(b []byte) (Message, error) {
 	d := &decoder{b: b}
 	var m Message
@@ -219,6 +223,9 @@ func DecodeMessage(b []byte) (Message, error) {
 	mask := d.uvarint()
 	if mask&^fAll != 0 {
 		d.fail("mask %#x", mask)
+	}
+	if d.err == nil && mask&(fSnapshot|fEntries) != 0 {
+		d.b = bytes.Clone(d.b)
 	}
 	if mask&fRound != 0 {
 		if m.Round = d.uvarint(); m.Round == 0 {
