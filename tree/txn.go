@@ -53,6 +53,24 @@ func (t *Txn) Encode(w *jute.Writer) {
 	t.encodeBody(w)
 }
 
+// SizeHint is about the size of t's encoding, at least as large for the
+// common transactions: a buffer made with it as capacity takes Encode
+// without growing (growing from empty cost a leader about a tenth of its
+// CPU, copying each 1 KB value up through every size class).
+func (t *Txn) SizeHint() int {
+	n := 64 + len(t.Path) + len(t.Data)
+	for _, a := range t.ACL {
+		n += 16 + len(a.ID.Scheme) + len(a.ID.ID)
+	}
+	for _, p := range t.Paths {
+		n += 4 + len(p)
+	}
+	for i := range t.Ops {
+		n += t.Ops[i].SizeHint()
+	}
+	return n
+}
+
 func (t *Txn) encodeBody(w *jute.Writer) {
 	switch {
 	case IsCreate(t.Type):

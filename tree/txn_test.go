@@ -76,6 +76,9 @@ func TestTxnRoundTrip(t *testing.T) {
 		if again := encodeTxn(&got); !bytes.Equal(again, b) {
 			t.Errorf("%s: re-encoding differs", name)
 		}
+		if hint := x.SizeHint(); hint < len(b) {
+			t.Errorf("%s: SizeHint %d under the encoding's %d bytes", name, hint, len(b))
+		}
 		// Every proper prefix fails cleanly.
 		for n := 0; n < len(b); n++ {
 			if _, err := DecodeTxn(b[:n]); err == nil {

@@ -206,7 +206,7 @@ func (s *EngineStorage) Close() error {
 
 // EncodeEntry encodes x as an entry's Data.
 func EncodeEntry(x *tree.Txn) []byte {
-	var w jute.Writer
+	w := jute.Writer{B: make([]byte, 0, x.SizeHint())}
 	x.Encode(&w)
 	return w.B
 }
