@@ -108,20 +108,30 @@ func (t *Txn) encodeBody(w *jute.Writer) {
 }
 
 // Decode reads a transaction written by Encode.
-func (t *Txn) Decode(r *jute.Reader) {
+func (t *Txn) Decode(r *jute.Reader) { t.decode(r, false) }
+
+func (t *Txn) decode(r *jute.Reader, shared bool) {
 	t.Zxid = r.Long()
 	t.Time = r.Long()
 	t.Session = r.Long()
 	t.Cxid = r.Int()
 	t.Type = jute.Op(r.Int())
-	t.decodeBody(r, 0)
+	t.decodeBody(r, 0, shared)
 }
 
-func (t *Txn) decodeBody(r *jute.Reader, depth int) {
+// readData reads a txn's data, a slice of r's bytes when shared.
+func readData(r *jute.Reader, shared bool) []byte {
+	if shared {
+		return r.BufferView()
+	}
+	return r.Buffer()
+}
+
+func (t *Txn) decodeBody(r *jute.Reader, depth int, shared bool) {
 	switch {
 	case IsCreate(t.Type):
 		t.Path = readString(r)
-		t.Data = r.Buffer()
+		t.Data = readData(r, shared)
 		t.ACL = readACLs(r)
 		t.Owner = r.Long()
 		t.Version = r.Int()
@@ -129,7 +139,7 @@ func (t *Txn) decodeBody(r *jute.Reader, depth int) {
 		t.Path = readString(r)
 	case t.Type == jute.OpSetData:
 		t.Path = readString(r)
-		t.Data = r.Buffer()
+		t.Data = readData(r, shared)
 		t.Version = r.Int()
 	case t.Type == jute.OpSetACL:
 		t.Path = readString(r)
@@ -154,7 +164,7 @@ func (t *Txn) decodeBody(r *jute.Reader, depth int) {
 		for i := range t.Ops {
 			t.Ops[i].Type = jute.Op(r.Int())
 			t.Ops[i].Zxid, t.Ops[i].Time, t.Ops[i].Session, t.Ops[i].Cxid = t.Zxid, t.Time, t.Session, t.Cxid
-			t.Ops[i].decodeBody(r, depth+1)
+			t.Ops[i].decodeBody(r, depth+1, shared)
 		}
 	case t.Type == jute.OpSync:
 	default:
@@ -230,10 +240,19 @@ func readStrings(r *jute.Reader) []string {
 
 // DecodeTxn decodes one transaction that fills all of b: trailing bytes
 // are an error, so that a txn that decodes re-encodes to exactly b.
-func DecodeTxn(b []byte) (Txn, error) {
+func DecodeTxn(b []byte) (Txn, error) { return decodeTxn(b, false) }
+
+// DecodeTxnShared is DecodeTxn without copying the data of the txn (and
+// of a multi's ops): it aliases b, for a caller whose b stays unchanged
+// while the txn is used, such as a replicated log entry being applied (the
+// tree copies the data it keeps). It saves a follower an allocation and a
+// copy of every value it applies.
+func DecodeTxnShared(b []byte) (Txn, error) { return decodeTxn(b, true) }
+
+func decodeTxn(b []byte, shared bool) (Txn, error) {
 	var t Txn
 	r := jute.NewReader(b)
-	t.Decode(r)
+	t.decode(r, shared)
 	if r.Err() != nil || r.Len() != 0 {
 		return Txn{}, ErrBadTxn
 	}

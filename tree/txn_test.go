@@ -76,6 +76,10 @@ func TestTxnRoundTrip(t *testing.T) {
 		if again := encodeTxn(&got); !bytes.Equal(again, b) {
 			t.Errorf("%s: re-encoding differs", name)
 		}
+		shared, err := DecodeTxnShared(b)
+		if err != nil || !reflect.DeepEqual(shared, x) {
+			t.Errorf("%s: DecodeTxnShared: %v\n got %+v\nwant %+v", name, err, shared, x)
+		}
 		if hint := x.SizeHint(); hint < len(b) {
 			t.Errorf("%s: SizeHint %d under the encoding's %d bytes", name, hint, len(b))
 		}
@@ -161,6 +165,10 @@ func FuzzDecodeTxn(f *testing.F) {
 	f.Add(bytes.Repeat([]byte{0xff}, 40))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		x, err := DecodeTxn(b)
+		shared, serr := DecodeTxnShared(b)
+		if (err == nil) != (serr == nil) || !reflect.DeepEqual(x, shared) {
+			t.Fatalf("DecodeTxnShared disagrees: %+v %v, DecodeTxn %+v %v", shared, serr, x, err)
+		}
 		if err != nil {
 			return
 		}

@@ -211,9 +211,10 @@ func EncodeEntry(x *tree.Txn) []byte {
 	return w.B
 }
 
-// DecodeEntry decodes an entry's Data, with the entry's zxid.
+// DecodeEntry decodes an entry's Data, with the entry's zxid. The txn's
+// data aliases e.Data, which nothing changes (entries are immutable).
 func DecodeEntry(e zab.Entry) (tree.Txn, error) {
-	x, err := tree.DecodeTxn(e.Data)
+	x, err := tree.DecodeTxnShared(e.Data)
 	if err != nil {
 		return tree.Txn{}, fmt.Errorf("replica: entry %v: %w", e.Zxid, err)
 	}
