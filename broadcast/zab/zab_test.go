@@ -3,6 +3,7 @@ package zab
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"slices"
 	"testing"
 	"testing/quick"
@@ -607,25 +608,7 @@ func TestFollowerInfoResent(t *testing.T) {
 	l.becomeLeader()
 	nodes := map[ID]*Node{1: f, 2: l}
 	for tick := range 40 {
-		for range 10 { // deliver until quiet
-			var out []Message
-			for _, n := range nodes {
-				if n.HasReady() {
-					rd := n.Ready()
-					out = append(out, rd.Messages...)
-					out = append(out, rd.MessagesAfterPersist...)
-					n.Advance()
-				}
-			}
-			if len(out) == 0 {
-				break
-			}
-			for _, m := range out {
-				if dst := nodes[m.To]; dst != nil {
-					dst.Step(m)
-				}
-			}
-		}
+		deliverUntilQuiet(nodes)
 		if l.Status().Established {
 			if tick >= 20 {
 				t.Fatalf("established only after %d ticks", tick)
@@ -636,6 +619,31 @@ func TestFollowerInfoResent(t *testing.T) {
 		l.Tick()
 	}
 	t.Fatalf("leader not established: %+v; follower %+v", l.Status(), f.Status())
+}
+
+// deliverUntilQuiet hands out the nodes' Readies (persisting at once) and
+// delivers their messages, in id order, until none is left (at most ten
+// rounds).
+func deliverUntilQuiet(nodes map[ID]*Node) {
+	for range 10 {
+		var out []Message
+		for _, id := range slices.Sorted(maps.Keys(nodes)) {
+			if n := nodes[id]; n.HasReady() {
+				rd := n.Ready()
+				out = append(out, rd.Messages...)
+				out = append(out, rd.MessagesAfterPersist...)
+				n.Advance()
+			}
+		}
+		if len(out) == 0 {
+			return
+		}
+		for _, m := range out {
+			if dst := nodes[m.To]; dst != nil {
+				dst.Step(m)
+			}
+		}
+	}
 }
 
 // TestFollowerInfoKeptWhileLooking: FOLLOWERINFO that reaches a server
@@ -666,25 +674,7 @@ func TestFollowerInfoKeptWhileLooking(t *testing.T) {
 	}
 	l.becomeLeader()
 	nodes := map[ID]*Node{1: f, 2: l}
-	for range 10 { // deliver until quiet, without a single tick
-		var out []Message
-		for _, n := range nodes {
-			if n.HasReady() {
-				rd := n.Ready()
-				out = append(out, rd.Messages...)
-				out = append(out, rd.MessagesAfterPersist...)
-				n.Advance()
-			}
-		}
-		if len(out) == 0 {
-			break
-		}
-		for _, m := range out {
-			if dst := nodes[m.To]; dst != nil {
-				dst.Step(m)
-			}
-		}
-	}
+	deliverUntilQuiet(nodes) // without a single tick
 	if st := l.Status(); !st.Established || st.Followers != 1 {
 		t.Fatalf("leader without ticking: %+v; follower %+v", st, f.Status())
 	}
