@@ -84,7 +84,7 @@ type conn struct {
 	}
 }
 
-// enqueueLocked appends one reply frame to the outbound queue; c.mu held.
+// frameLocked appends one reply frame to the outbound queue; c.mu held.
 func (c *conn) frameLocked(h *jute.ReplyHeader, body jute.Record) {
 	w := &c.mu.w
 	w.B = c.mu.out.B
