@@ -582,24 +582,31 @@ func TestCounterExhaustedStartsElection(t *testing.T) {
 	}
 }
 
+// followerAndLeader returns s1, just decided to follow s2, and s2, still
+// looking, of a 3-server ensemble: the start of the discovery tests.
+func followerAndLeader(t *testing.T) (f, l *Node) {
+	t.Helper()
+	cfg := func(id ID) Config {
+		return Config{ID: id, Peers: []ID{1, 2, 3}, ElectionTicks: 10, InitTicks: 50, SyncTicks: 20, HeartbeatTicks: 2}
+	}
+	var err error
+	if f, err = NewNode(cfg(1)); err != nil {
+		t.Fatal(err)
+	}
+	if l, err = NewNode(cfg(2)); err != nil {
+		t.Fatal(err)
+	}
+	f.becomeFollower(2)
+	return f, l
+}
+
 // TestFollowerInfoResent: a follower that decided before its leader did
 // sends FOLLOWERINFO to a server still looking, which drops it; the
 // follower says it again, so discovery completes well before InitTicks
 // (found by broadcast/replica's loopback test, where it stalled every
 // round until InitTicks ran out).
 func TestFollowerInfoResent(t *testing.T) {
-	cfg := func(id ID) Config {
-		return Config{ID: id, Peers: []ID{1, 2, 3}, ElectionTicks: 10, InitTicks: 50, SyncTicks: 20, HeartbeatTicks: 2}
-	}
-	f, err := NewNode(cfg(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := NewNode(cfg(2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.becomeFollower(2)
+	f, l := followerAndLeader(t)
 	rd := f.Ready()
 	if !slices.ContainsFunc(rd.Messages, func(m Message) bool { return m.Type == MsgFollowerInfo }) {
 		t.Fatalf("follower's first Ready: %+v", rd)
@@ -651,18 +658,7 @@ func deliverUntilQuiet(nodes map[ID]*Node) {
 // follower joins at once instead of on its resend two heartbeats later
 // (the third server of an ensemble used to join a tickTime late).
 func TestFollowerInfoKeptWhileLooking(t *testing.T) {
-	cfg := func(id ID) Config {
-		return Config{ID: id, Peers: []ID{1, 2, 3}, ElectionTicks: 10, InitTicks: 50, SyncTicks: 20, HeartbeatTicks: 2}
-	}
-	f, err := NewNode(cfg(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := NewNode(cfg(2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.becomeFollower(2)
+	f, l := followerAndLeader(t)
 	rd := f.Ready()
 	f.Advance()
 	for _, m := range rd.Messages {
@@ -695,11 +691,7 @@ func TestFollowerInfoKeptWhileLooking(t *testing.T) {
 // (found by the simulation, seed 1796674593 at n=5, where a follower hit
 // "snapshot older than applied").
 func TestStaleAckEpochIgnored(t *testing.T) {
-	cfg := func(id ID) Config {
-		return Config{ID: id, Peers: []ID{1, 2, 3}, ElectionTicks: 10, InitTicks: 50, SyncTicks: 20, HeartbeatTicks: 2}
-	}
-	f, _ := NewNode(cfg(1))
-	l, _ := NewNode(cfg(2))
+	f, l := followerAndLeader(t)
 	take := func(n *Node, typ MsgType) (Message, bool) {
 		if !n.HasReady() {
 			return Message{}, false
@@ -721,7 +713,6 @@ func TestStaleAckEpochIgnored(t *testing.T) {
 		return m
 	}
 	l.becomeLeader()
-	f.becomeFollower(2)
 	l.Step(must(take(f, MsgFollowerInfo)))
 	f.Step(must(take(l, MsgNewEpoch)))
 	ackA := must(take(f, MsgAckEpoch))
