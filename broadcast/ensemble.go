@@ -733,10 +733,16 @@ func (sm *ensembleSM) Restore(s zab.Snapshot) error {
 	return nil
 }
 
+// snapshotWindowBytesMax bounds the zstd window a snapshot may ask for.
+const snapshotWindowBytesMax = 64 << 20
+
 // DecodeSnapshot rebuilds the tree an ensemble snapshot holds: the
 // tree's snapshot encoding (tree.SnapshotWriter), compressed with zstd.
 func DecodeSnapshot(s zab.Snapshot) (*tree.Tree, error) {
-	zr, err := zstd.NewReader(bytes.NewReader(s.Data))
+	// A damaged frame header must not make the decoder allocate gigabytes:
+	// the encoder's window is at most 8 MB.
+	zr, err := zstd.NewReader(bytes.NewReader(s.Data),
+		zstd.WithDecoderMaxWindow(snapshotWindowBytesMax), zstd.WithDecoderMaxMemory(snapshotWindowBytesMax))
 	if err != nil {
 		return nil, err
 	}
