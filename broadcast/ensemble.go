@@ -2,6 +2,7 @@ package broadcast
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -711,6 +712,11 @@ func (sm *ensembleSM) Apply(entries []zab.Entry) {
 	e.waiting = e.waiting[:n]
 	e.host.Apply(e.txns, e.reqs, nil)
 	clear(e.reqs)
+	if c, ok := e.tree.TakeDigestCheck(); ok && !c.Pending() {
+		// The snapshot this tree was restored or installed from, checked
+		// now that the entries after it reached its end (tree.DigestCheck).
+		e.log.Log(context.Background(), c.Level(), c.String())
+	}
 	n = copy(e.proposed, e.proposed[taken:])
 	clear(e.proposed[n:])
 	e.proposed = e.proposed[:n]

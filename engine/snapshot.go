@@ -53,13 +53,25 @@ package engine
 //	header  (24 bytes): "ZKDSNAP1", uint32 format version (1),
 //	                    uint64 start zxid, uint32 CRC-32C of these 20 bytes
 //	body    (n bytes):  a zstd stream (klauspost/compress/zstd, with zstd's
-//	                    own frame checksums) of the tree.SnapshotWriter body
+//	                    own frame checksums) of the tree.SnapshotWriter body,
+//	                    whose end record holds the tree's digest
+//	                    (tree.Digest, with its DigestVersion) at the zxid the
+//	                    snapshot ended at
 //	trailer (28 bytes): uint64 n, uint32 CRC-32C of the n body bytes,
 //	                    uint64 start zxid (again), "ZKDSEND1"
 //
 // A file is valid when its size is 52+n, both magics and start zxids
 // match (and match the name), and both checksums hold; the body is then
 // decompressed and decoded, and any error there makes it invalid too.
+//
+// The digest sits at the end of the body, not in the header: a fuzzy
+// snapshot's nodes match no single moment before the last chunk is
+// written, so the digest worth recording is the tree's at that point (end
+// zxid E). Recovery compares it when the replay reaches E (Store.restore
+// logs the outcome; a mismatch is an error in the log, and the server goes
+// on, as Apache ZooKeeper does). A snapshot that nothing changed under
+// (E equal to its start) is checked as it is read, and one that fails
+// is invalid like any other bad body.
 
 import (
 	"bufio"

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -123,10 +124,21 @@ func (s *Store) restore() (*tree.Tree, error) {
 		return nil, fmt.Errorf("engine: replaying the log after zxid 0x%x: %w", snapZxid, err)
 	}
 	s.mu.lastSnapZxid = snapZxid
+	s.reportDigestCheck(t, name)
 	s.log.Info("restored", "snapshot", name, "snapshotZxid", fmt.Sprintf("0x%x", snapZxid),
 		"replayed", replayed, "lastZxid", fmt.Sprintf("0x%x", t.LastZxid()), "nodes", t.NodeCount(),
 		"took", time.Since(start).Round(time.Millisecond))
 	return t, nil
+}
+
+// reportDigestCheck logs how the digest the snapshot recorded at its end
+// compared with the tree once the replay got there (tree.DigestCheck).
+func (s *Store) reportDigestCheck(t *tree.Tree, snapshot string) {
+	c, ok := t.TakeDigestCheck()
+	t.DropDigestCheck()
+	if ok { // none: no snapshot, or one from before digests were recorded
+		s.log.Log(context.Background(), c.Level(), c.String(), "snapshot", snapshot)
+	}
 }
 
 // StartSnapshots runs the snapshotter in the background: once the applied

@@ -2,84 +2,192 @@ package tree
 
 import (
 	"encoding/binary"
-	"hash/fnv"
+	"fmt"
+	"log/slog"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 // DigestVersion names the layout Digest hashes. Digests are compared
-// across replicas and stored beside snapshots, so any change to what
-// Digest covers or how it encodes it must bump this.
-const DigestVersion = 1
+// across replicas and stored in snapshots, so any change to what Digest
+// covers or how it encodes it must bump this. Version 2: xxHash64 per
+// node and session, kept up to date by every change instead of computed
+// by a walk (version 1 was FNV-1a by a walk, never stored).
+const DigestVersion = 2
 
 // Digest returns a 64-bit digest of the replicated state: every znode (its
 // path, its data, every Stat field as stored, its raw ephemeralOwner and
 // its ACL) and the session table (ids and timeouts). Two trees with the
-// same digest hold, with overwhelming likelihood, the same state; the
-// engine compares it after recovery (newest snapshot plus replay) and the
-// replication simulation compares it across replicas at the same zxid.
+// same digest hold, with overwhelming likelihood, the same state.
+// Snapshots record it at the zxid they end at, and recovery checks it
+// when its replay reaches that zxid (DigestCheck); the replication
+// simulation compares it across replicas at the same zxid.
 //
-// It is deterministic across processes and machines (FNV-1a over a fixed
-// big-endian encoding, no random seed) and independent of insertion
-// order, map iteration order and slab layout: each node and session is
-// hashed alone, mixed through a 64-bit finaliser, and the results are
-// summed modulo 2^64. What it leaves out, on purpose: LastZxid (a fuzzy
-// snapshot may be behind it) and the watch tables (per server, not
-// replicated). Null data and empty data hash differently, as clients see
-// them differently.
-//
-// Cost: a full walk, O(nodes + bytes of data); about a nanosecond per
-// byte of data hashed. Reads only; the caller holds the tree as for any
-// read (Apply excluded).
-func (t *Tree) Digest() uint64 {
-	h := fnv.New64a()
-	var buf []byte
+// It is deterministic across processes and machines (xxHash64 over a
+// fixed big-endian encoding, seed 0) and independent of insertion order,
+// map iteration order and slab layout: each node and session is hashed
+// alone and the results are summed modulo 2^64, so a change subtracts the
+// node's old hash and adds its new one. Reading it is O(1); each change
+// costs hashing the nodes it touches (a setData of 1 KB hashes the node
+// before and after, a create or delete also the parent). What it leaves
+// out, on purpose: LastZxid (a fuzzy snapshot may be behind it) and the
+// watch tables (per server, not replicated). Null data and empty data
+// hash differently, as clients see them differently.
+func (t *Tree) Digest() uint64 { return t.digest }
+
+// computeDigest is Digest by a full walk, for tests of the bookkeeping.
+func (t *Tree) computeDigest() uint64 {
 	var sum uint64
-	t.walk(func(path string, id nodeID) {
-		n := t.node(id)
-		data := t.data(n)
-		h.Reset()
-		buf = append(buf[:0], 'n')
-		buf = binary.BigEndian.AppendUint32(buf, uint32(len(path)))
-		buf = append(buf, path...)
-		buf = binary.BigEndian.AppendUint32(buf, uint32(n.dataLen))
-		h.Write(buf)
-		h.Write(data)
-		buf = buf[:0]
-		for _, v := range [...]int64{n.czxid, n.mzxid, n.pzxid, n.ctime, n.mtime, n.owner} {
-			buf = binary.BigEndian.AppendUint64(buf, uint64(v))
-		}
-		for _, v := range [...]int32{n.version, n.cversion, n.aversion} {
-			buf = binary.BigEndian.AppendUint32(buf, uint32(v))
-		}
-		acl := t.acls.get(n.acl)
-		buf = binary.BigEndian.AppendUint32(buf, uint32(len(acl)))
-		for _, a := range acl {
-			buf = binary.BigEndian.AppendUint32(buf, uint32(a.Perms))
-			buf = appendLenString(buf, a.ID.Scheme)
-			buf = appendLenString(buf, a.ID.ID)
-		}
-		h.Write(buf)
-		sum += mix64(h.Sum64())
-	})
+	t.walk(func(_ string, id nodeID) { sum += t.nodeDigest(t.node(id)) })
 	for s, timeout := range t.sessions {
-		h.Reset()
-		buf = append(buf[:0], 's')
-		buf = binary.BigEndian.AppendUint64(buf, uint64(s))
-		buf = binary.BigEndian.AppendUint32(buf, uint32(timeout))
-		h.Write(buf)
-		sum += mix64(h.Sum64())
+		sum += sessionDigest(s, timeout)
 	}
 	return sum
 }
 
-func appendLenString(b []byte, s string) []byte {
-	b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
-	return append(b, s...)
+// nodeDigest is a node's share of Digest.
+func (t *Tree) nodeDigest(n *node) uint64 {
+	var buf [96]byte
+	var d xxhash.Digest
+	d.Reset()
+	path := t.pathView(n)
+	b := append(buf[:0], 'n')
+	b = binary.BigEndian.AppendUint32(b, uint32(len(path)))
+	_, _ = d.Write(b)
+	_, _ = d.WriteString(path)
+	b = binary.BigEndian.AppendUint32(buf[:0], uint32(n.dataLen))
+	_, _ = d.Write(b)
+	_, _ = d.Write(t.data(n))
+	b = buf[:0]
+	for _, v := range [...]int64{n.czxid, n.mzxid, n.pzxid, n.ctime, n.mtime, n.owner} {
+		b = binary.BigEndian.AppendUint64(b, uint64(v))
+	}
+	for _, v := range [...]int32{n.version, n.cversion, n.aversion} {
+		b = binary.BigEndian.AppendUint32(b, uint32(v))
+	}
+	acl := t.acls.get(n.acl)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(acl)))
+	_, _ = d.Write(b)
+	for _, a := range acl {
+		b = binary.BigEndian.AppendUint32(buf[:0], uint32(a.Perms))
+		b = binary.BigEndian.AppendUint32(b, uint32(len(a.ID.Scheme)))
+		_, _ = d.Write(b)
+		_, _ = d.WriteString(a.ID.Scheme)
+		b = binary.BigEndian.AppendUint32(buf[:0], uint32(len(a.ID.ID)))
+		_, _ = d.Write(b)
+		_, _ = d.WriteString(a.ID.ID)
+	}
+	return d.Sum64()
 }
 
-// mix64 is the splitmix64 finaliser: it spreads FNV's weak high bits so
-// that the sum of many node hashes does not cancel out.
-func mix64(z uint64) uint64 {
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	return z ^ (z >> 31)
+// sessionDigest is a session's share of Digest.
+func sessionDigest(id int64, timeout int32) uint64 {
+	var buf [13]byte
+	buf[0] = 's'
+	binary.BigEndian.PutUint64(buf[1:], uint64(id))
+	binary.BigEndian.PutUint32(buf[9:], uint32(timeout))
+	return xxhash.Sum64(buf[:])
+}
+
+// unhash takes node n's share out of Digest before a change to it;
+// rehash puts it back after.
+func (t *Tree) unhash(n *node) { t.digest -= t.nodeDigest(n) }
+func (t *Tree) rehash(n *node) { t.digest += t.nodeDigest(n) }
+
+// setSession adds or replaces a session in the table.
+func (t *Tree) setSession(id int64, timeout int32) {
+	if old, ok := t.sessions[id]; ok {
+		t.digest -= sessionDigest(id, old)
+	}
+	t.sessions[id] = timeout
+	t.digest += sessionDigest(id, timeout)
+}
+
+// dropSession removes a session from the table, if it is there.
+func (t *Tree) dropSession(id int64) {
+	if old, ok := t.sessions[id]; ok {
+		t.digest -= sessionDigest(id, old)
+		delete(t.sessions, id)
+	}
+}
+
+// DigestCheck is what a snapshot says the tree's Digest was at Zxid, the
+// zxid the tree had when the snapshot was finished. A fuzzy snapshot's
+// nodes show no single moment, so the restored tree matches it only once
+// the replay of the log has reached Zxid; Apply compares it then.
+type DigestCheck struct {
+	Zxid   int64
+	Digest uint64
+	// Got is the tree's digest when Apply reached Zxid; Checked says
+	// whether it did. Skipped: the log went past Zxid without a txn at
+	// Zxid itself, so nothing could be compared.
+	Got              uint64
+	Checked, Skipped bool
+}
+
+// Level is how loudly to report the check: a mismatch is an error (the
+// tree is not the one the snapshot was taken of: with the files
+// checksummed, that is a bug in apply or replay), a check that could not
+// be made a warning. Like Apache ZooKeeper (digest_mismatches_count), a
+// server reports a mismatch and goes on serving.
+func (c DigestCheck) Level() slog.Level {
+	switch {
+	case c.OK():
+		return slog.LevelInfo
+	case c.Checked:
+		return slog.LevelError
+	}
+	return slog.LevelWarn
+}
+
+// OK reports whether the check was made and held.
+func (c DigestCheck) OK() bool { return c.Checked && c.Got == c.Digest }
+
+func (c DigestCheck) String() string {
+	switch {
+	case c.Skipped:
+		return fmt.Sprintf("snapshot digest at zxid %#x not checked: no txn at that zxid", c.Zxid)
+	case c.Pending():
+		return fmt.Sprintf("snapshot digest at zxid %#x not checked: not reached", c.Zxid)
+	case c.OK():
+		return fmt.Sprintf("snapshot digest %016x at zxid %#x matches", c.Digest, c.Zxid)
+	}
+	return fmt.Sprintf("snapshot digest mismatch at zxid %#x: the tree has %016x, the snapshot recorded %016x", c.Zxid, c.Got, c.Digest)
+}
+
+// TakeDigestCheck returns the check of the snapshot the tree was restored
+// from; ok is false when there is none (a snapshot from before version 3,
+// or one taken already). A check Apply has settled (Checked or Skipped) is
+// forgotten once taken; a pending one stays. A restore and replay calls it
+// at the end; a replica after the batches it applies.
+func (t *Tree) TakeDigestCheck() (c DigestCheck, ok bool) {
+	if t.check == nil {
+		return DigestCheck{}, false
+	}
+	c = *t.check
+	if c.Pending() {
+		return c, true
+	}
+	t.check = nil
+	return c, true
+}
+
+// DropDigestCheck forgets the check, settled or not: a caller that has
+// reported a pending one at the end of its replay stops it from being
+// compared with whatever later comes at its zxid.
+func (t *Tree) DropDigestCheck() { t.check = nil }
+
+// Pending reports whether Apply has not reached the check's zxid yet.
+func (c DigestCheck) Pending() bool { return !c.Checked && !c.Skipped }
+
+// checkDigest runs after each txn Apply takes in.
+func (t *Tree) checkDigest() {
+	c := t.check
+	switch {
+	case c == nil || c.Checked || c.Skipped || t.lastZxid < c.Zxid:
+	case t.lastZxid == c.Zxid:
+		c.Got, c.Checked = t.digest, true
+	default:
+		c.Skipped = true
+	}
 }

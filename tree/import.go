@@ -107,7 +107,7 @@ func (b *Builder) AddSession(id int64, timeoutMs int32) error {
 	if _, dup := b.t.sessions[id]; dup {
 		return badImport("session %#x twice", id)
 	}
-	b.t.sessions[id] = timeoutMs
+	b.t.setSession(id, timeoutMs)
 	return nil
 }
 

@@ -177,6 +177,7 @@ func (t *Tree) addNode(pid nodeID, path string, data []byte, acl uint32, st Pers
 		}
 		s[path] = struct{}{}
 	}
+	t.rehash(n)
 	return id
 }
 
@@ -187,6 +188,7 @@ func (t *Tree) removeNode(id nodeID, path string) {
 	if n.child != 0 {
 		panic("tree: removing a node that has children")
 	}
+	t.unhash(n)
 	t.index.remove(id, path)
 	if n.parent != 0 {
 		p := t.node(n.parent)

@@ -32,7 +32,7 @@ import (
 //	body    = frame*, in this order: header, session*, (acl | node)*, end
 //	frame   = int length, then length bytes holding exactly one record
 //	record  = int kind, then by kind:
-//	  header  (1): int version (2), long startZxid, long nodes (the
+//	  header  (1): int version (3), long startZxid, long nodes (the
 //	               tree's count when the snapshot began: a hint to size
 //	               the restored tree's index, not a check; version 1 had
 //	               no hint)
@@ -45,13 +45,20 @@ import (
 //	               session, container or TTL encoding),
 //	               int version, cversion (stored, as StatPersisted; not the
 //	               client's), aversion, int acl ref
-//	  end     (5): long nodes, long sessions (how many of each came)
+//	  end     (5): long nodes, long sessions (how many of each came);
+//	               since version 3 also long endZxid, int digestVersion,
+//	               long digest: the tree's LastZxid and Digest when the
+//	               last chunk was written. Restore keeps them as the
+//	               tree's DigestCheck, which Apply settles when the
+//	               replay reaches endZxid (no earlier moment of a fuzzy
+//	               snapshot is ever rebuilt whole). A digest of another
+//	               DigestVersion is not checked.
 //
 // Nodes come depth-first, children in byte order of their names, so a
 // node always comes after its parent: "/" first, then for example
 // "/a", "/a/x", "/b", "/zookeeper", "/zookeeper/config", ….
 const (
-	snapVersion = 2
+	snapVersion = 3
 
 	// snapNodesHintMax caps the header's node-count hint on restore: it
 	// sizes the path index before any node is read, so a corrupt or
@@ -110,6 +117,10 @@ type SnapshotWriter struct {
 
 	nodes, sessions int64
 	w               jute.Writer
+
+	// The tree's LastZxid and Digest when the end record was written.
+	endZxid   int64
+	endDigest uint64
 }
 
 type snapFrame struct {
@@ -143,6 +154,10 @@ func (t *Tree) NewSnapshotWriter() *SnapshotWriter {
 // StartZxid is the zxid of the last transaction the tree held when the
 // writer was made: recovery replays the log from the transaction after it.
 func (s *SnapshotWriter) StartZxid() int64 { return s.startZxid }
+
+// End returns the tree's LastZxid and Digest as the snapshot recorded
+// them in its end record; both are 0 until Next has returned done.
+func (s *SnapshotWriter) End() (zxid int64, digest uint64) { return s.endZxid, s.endDigest }
 
 // WriteAll encodes the rest of the snapshot to w, chunkNodes nodes per
 // call of withReadLock (which runs its argument under the tree's read
@@ -255,9 +270,13 @@ func (s *SnapshotWriter) Next(w io.Writer, maxNodes int) (done bool, err error) 
 		}
 	}
 	if len(s.stack) == 0 {
+		s.endZxid, s.endDigest = s.t.lastZxid, s.t.digest
 		at := s.begin(snapKindEnd)
 		s.w.Long(s.nodes)
 		s.w.Long(s.sessions)
+		s.w.Long(s.endZxid)
+		s.w.Int(DigestVersion)
+		s.w.Long(int64(s.endDigest))
 		s.w.EndFrame(at)
 		s.done = true
 	}
@@ -351,6 +370,8 @@ func RestoreSnapshot(r io.Reader) (_ *Tree, startZxid int64, _ error) {
 		acls             []snapACLDef // by snapshot ref - 1
 		nodes, sessions  int64
 		sawHeader, ended bool
+		version          int32
+		check            *DigestCheck
 	)
 	for !ended {
 		kind, err := d.next()
@@ -368,9 +389,10 @@ func RestoreSnapshot(r io.Reader) (_ *Tree, startZxid int64, _ error) {
 			}
 			sawHeader = true
 			v := r.Int()
-			if r.Err() == nil && v != 1 && v != snapVersion {
-				return nil, 0, d.bad("version %d, want 1 or %d", v, snapVersion)
+			if r.Err() == nil && (v < 1 || v > snapVersion) {
+				return nil, 0, d.bad("version %d, want 1 to %d", v, snapVersion)
 			}
+			version = v
 			startZxid = r.Long()
 			if v >= 2 {
 				// Sizing the index up front saves growing it a dozen
@@ -387,7 +409,7 @@ func RestoreSnapshot(r io.Reader) (_ *Tree, startZxid int64, _ error) {
 			if _, dup := t.sessions[id]; dup {
 				return nil, 0, d.bad("session %#x twice", id)
 			}
-			t.sessions[id] = timeout
+			t.setSession(id, timeout)
 			sessions++
 		case snapKindACL:
 			ref, list := r.Int(), r.ACLs()
@@ -409,6 +431,15 @@ func RestoreSnapshot(r io.Reader) (_ *Tree, startZxid int64, _ error) {
 			if nodes == 0 {
 				return nil, 0, d.bad("no nodes")
 			}
+			if version >= 3 {
+				endZxid, digestVersion, digest := r.Long(), r.Int(), uint64(r.Long())
+				if r.Err() == nil && endZxid < startZxid {
+					return nil, 0, d.bad("ends at zxid %#x, before its start %#x", endZxid, startZxid)
+				}
+				if digestVersion == DigestVersion {
+					check = &DigestCheck{Zxid: endZxid, Digest: digest}
+				}
+			}
 			ended = true
 		default:
 			return nil, 0, d.bad("unknown kind %d", kind)
@@ -427,6 +458,15 @@ func RestoreSnapshot(r io.Reader) (_ *Tree, startZxid int64, _ error) {
 		return nil, 0, fmt.Errorf("tree: reading snapshot: %w", err)
 	}
 	t.lastZxid = startZxid
+	if check != nil {
+		// A snapshot that nothing changed under while it was written is
+		// the tree at its start: it must match now.
+		t.check = check
+		t.checkDigest()
+		if check.Checked && !check.OK() {
+			return nil, 0, d.bad("%v", *check)
+		}
+	}
 	return t, startZxid, nil
 }
 

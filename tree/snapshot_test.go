@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -417,6 +418,10 @@ func fuzzySnapshotRun(t *testing.T, seed uint64, ops, maxNodes int) {
 		got.Apply(&x, nil)
 	}
 	checkInvariants(t, got)
+	// The digest the snapshot recorded at its end was checked on the way.
+	if c, ok := got.TakeDigestCheck(); !ok || !c.OK() {
+		t.Fatalf("digest check after the replay: %v (taken %v)", c, ok)
+	}
 	if d, w := dump(got), dump(live); d != w {
 		t.Fatalf("snapshot from txn %d, restored and replayed: %s", s, diffLines(d, w))
 	}
@@ -453,7 +458,9 @@ func nodeFrame(path string, aclRef int32) []byte {
 }
 
 func TestRestoreSnapshotMalformed(t *testing.T) {
-	header := frame(snapKindHeader, func(w *jute.Writer) { w.Int(snapVersion); w.Long(7); w.Long(2) })
+	// Version 2 bodies: the end record has no digest (version 3's cases
+	// are in TestRestoreSnapshotDigest).
+	header := frame(snapKindHeader, func(w *jute.Writer) { w.Int(2); w.Long(7); w.Long(2) })
 	acl := frame(snapKindACL, func(w *jute.Writer) { w.Int(1); w.ACLs(OpenACLUnsafe) })
 	end := func(nodes, sessions int64) []byte {
 		return frame(snapKindEnd, func(w *jute.Writer) { w.Long(nodes); w.Long(sessions) })
@@ -469,9 +476,9 @@ func TestRestoreSnapshotMalformed(t *testing.T) {
 	// its value.
 	for name, h := range map[string][]byte{
 		"version 1":     frame(snapKindHeader, func(w *jute.Writer) { w.Int(1); w.Long(7) }),
-		"hint huge":     frame(snapKindHeader, func(w *jute.Writer) { w.Int(snapVersion); w.Long(7); w.Long(1 << 62) }),
-		"hint negative": frame(snapKindHeader, func(w *jute.Writer) { w.Int(snapVersion); w.Long(7); w.Long(-5) }),
-		"hint zero":     frame(snapKindHeader, func(w *jute.Writer) { w.Int(snapVersion); w.Long(7); w.Long(0) }),
+		"hint huge":     frame(snapKindHeader, func(w *jute.Writer) { w.Int(2); w.Long(7); w.Long(1 << 62) }),
+		"hint negative": frame(snapKindHeader, func(w *jute.Writer) { w.Int(2); w.Long(7); w.Long(-5) }),
+		"hint zero":     frame(snapKindHeader, func(w *jute.Writer) { w.Int(2); w.Long(7); w.Long(0) }),
 	} {
 		if tr, start := restore(t, cat(h, session, acl, nodeFrame("/", 1), nodeFrame("/a", 1), end(2, 1))); start != 7 || tr.NodeCount() != 2 {
 			t.Fatalf("%s: start %d, %d nodes", name, start, tr.NodeCount())
@@ -492,7 +499,8 @@ func TestRestoreSnapshotMalformed(t *testing.T) {
 		"no header":              cat(acl, nodeFrame("/", 1), end(1, 0)),
 		"two headers":            cat(header, header, acl, nodeFrame("/", 1), end(1, 0)),
 		"bad version":            cat(frame(snapKindHeader, func(w *jute.Writer) { w.Int(99); w.Long(7); w.Long(1) }), acl, nodeFrame("/", 1), end(1, 0)),
-		"version 2 without hint": cat(frame(snapKindHeader, func(w *jute.Writer) { w.Int(snapVersion); w.Long(7) }), acl, nodeFrame("/", 1), end(1, 0)),
+		"version 2 without hint": cat(frame(snapKindHeader, func(w *jute.Writer) { w.Int(2); w.Long(7) }), acl, nodeFrame("/", 1), end(1, 0)),
+		"version 0":              cat(frame(snapKindHeader, func(w *jute.Writer) { w.Int(0); w.Long(7) }), acl, nodeFrame("/", 1), end(1, 0)),
 		"no end":                 cat(header, acl, nodeFrame("/", 1)),
 		"no nodes":               cat(header, end(0, 0)),
 		"first node not root":    cat(header, acl, nodeFrame("/a", 1), end(1, 0)),
@@ -585,4 +593,84 @@ func FuzzRestoreSnapshot(f *testing.F) {
 			t.Fatalf("second round trip differs")
 		}
 	})
+}
+
+// TestRestoreSnapshotDigest: a version 3 body records the tree's digest
+// at the zxid it ended at. When that is its start zxid (nothing changed
+// while it was written) restore checks it at once; later, the check waits
+// for Apply to reach the end zxid.
+func TestRestoreSnapshotDigest(t *testing.T) {
+	acl := frame(snapKindACL, func(w *jute.Writer) { w.Int(1); w.ACLs(OpenACLUnsafe) })
+	session := frame(snapKindSession, func(w *jute.Writer) { w.Long(0x10); w.Int(3000) })
+	header := func(v int32) []byte {
+		return frame(snapKindHeader, func(w *jute.Writer) { w.Int(v); w.Long(7); w.Long(2) })
+	}
+	body := func(end []byte) []byte {
+		return bytes.Join([][]byte{header(3), session, acl, nodeFrame("/", 1), nodeFrame("/a", 1), end}, nil)
+	}
+	end := func(endZxid int64, digestVersion int32, digest uint64) []byte {
+		return frame(snapKindEnd, func(w *jute.Writer) {
+			w.Long(2)
+			w.Long(1)
+			w.Long(endZxid)
+			w.Int(digestVersion)
+			w.Long(int64(digest))
+		})
+	}
+	v2, _ := restore(t, bytes.Join([][]byte{header(2), session, acl, nodeFrame("/", 1), nodeFrame("/a", 1),
+		frame(snapKindEnd, func(w *jute.Writer) { w.Long(2); w.Long(1) })}, nil))
+	digest := v2.Digest()
+	if c, ok := v2.TakeDigestCheck(); ok {
+		t.Fatalf("a version 2 body has a digest check: %v", c)
+	}
+
+	// Nothing changed while it was written: checked at once.
+	tr, _ := restore(t, body(end(7, DigestVersion, digest)))
+	if c, ok := tr.TakeDigestCheck(); !ok || !c.OK() || c.Zxid != 7 {
+		t.Fatalf("checked at restore: %v (taken %v)", c, ok)
+	}
+	if _, _, err := RestoreSnapshot(bytes.NewReader(body(end(7, DigestVersion, digest+1)))); !errors.Is(err, ErrBadSnapshot) ||
+		!strings.Contains(err.Error(), "digest mismatch") {
+		t.Fatalf("wrong digest at the start zxid: %v", err)
+	}
+	if _, _, err := RestoreSnapshot(bytes.NewReader(body(end(6, DigestVersion, digest)))); !errors.Is(err, ErrBadSnapshot) {
+		t.Fatalf("end zxid before the start: %v", err)
+	}
+	// Another digest layout is not compared.
+	tr, _ = restore(t, body(end(7, DigestVersion+1, digest+1)))
+	if c, ok := tr.TakeDigestCheck(); ok {
+		t.Fatalf("a digest of another version was checked: %v", c)
+	}
+
+	// Ended at zxid 9: the replay settles it there, match or mismatch.
+	x8 := Txn{Zxid: 8, Type: jute.OpSetData, Path: "/a", Data: []byte("8"), Version: 1}
+	x9 := Txn{Zxid: 9, Type: jute.OpSetData, Path: "/a", Data: []byte("9"), Version: 2}
+	live, _ := restore(t, body(end(7, DigestVersion, digest)))
+	live.Apply(&x8, nil)
+	live.Apply(&x9, nil)
+	for _, tc := range []struct {
+		name   string
+		digest uint64
+		ok     bool
+	}{{"match", live.Digest(), true}, {"mismatch", live.Digest() ^ 1, false}} {
+		tr, _ := restore(t, body(end(9, DigestVersion, tc.digest)))
+		tr.Apply(&x8, nil)
+		if c, ok := tr.TakeDigestCheck(); !ok || !c.Pending() {
+			t.Fatalf("%s: settled before zxid 9: %v (taken %v)", tc.name, c, ok)
+		}
+		tr.Apply(&x9, nil)
+		c, ok := tr.TakeDigestCheck()
+		if !ok || !c.Checked || c.OK() != tc.ok || c.Got != live.Digest() {
+			t.Fatalf("%s: %v (taken %v)", tc.name, c, ok)
+		}
+		if _, again := tr.TakeDigestCheck(); again {
+			t.Fatalf("%s: the check was taken twice", tc.name)
+		}
+	}
+	// A log that skips the end zxid leaves nothing to compare.
+	tr, _ = restore(t, body(end(8, DigestVersion, digest)))
+	tr.Apply(&x9, nil)
+	if c, ok := tr.TakeDigestCheck(); !ok || !c.Skipped || c.OK() {
+		t.Fatalf("skipped end zxid: %v (taken %v)", c, ok)
+	}
 }

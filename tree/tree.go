@@ -29,6 +29,8 @@ type Tree struct {
 
 	lastZxid  int64
 	dataBytes int64
+	digest    uint64       // see Digest
+	check     *DigestCheck // the restored snapshot's, until Apply reaches it
 }
 
 // newEmpty returns a tree without any node, not even "/": New adds the
@@ -56,7 +58,10 @@ func New() *Tree {
 	t.addSystemNode("/zookeeper", OpenACLUnsafe)
 	t.addSystemNode("/zookeeper/quota", OpenACLUnsafe)
 	t.addSystemNode("/zookeeper/config", ReadACLUnsafe)
-	t.node(t.lookup("/zookeeper/config")).aversion = -1
+	config := t.node(t.lookup("/zookeeper/config"))
+	t.unhash(config)
+	config.aversion = -1
+	t.rehash(config)
 	return t
 }
 
@@ -263,7 +268,11 @@ func (t *Tree) Apply(x *Txn, ev []Event) (Result, []Event) {
 	if x.Zxid > t.lastZxid {
 		t.lastZxid = x.Zxid
 	}
-	return t.apply(x, ev)
+	res, ev := t.apply(x, ev)
+	if t.check != nil {
+		t.checkDigest()
+	}
+	return res, ev
 }
 
 func (t *Tree) apply(x *Txn, ev []Event) (Result, []Event) {
@@ -286,7 +295,7 @@ func (t *Tree) apply(x *Txn, ev []Event) (Result, []Event) {
 	case x.Type == jute.OpError:
 		res.Err = x.Err
 	case x.Type == jute.OpCreateSession:
-		t.sessions[x.Session] = x.Timeout
+		t.setSession(x.Session, x.Timeout)
 	case x.Type == jute.OpCloseSession:
 		ev = t.applyCloseSession(x, ev)
 	case x.Type == jute.OpMulti:
@@ -309,20 +318,14 @@ func (t *Tree) applyCreate(x *Txn, ev []Event) (jute.Err, jute.Stat, []Event) {
 	if t.lookup(x.Path) != 0 {
 		// Replay: ZooKeeper's processTxn still moves the parent's
 		// cversion and pzxid forward (setCversionPzxid).
-		if p := t.node(pid); x.Version > p.cversion {
-			p.cversion = x.Version
-			p.pzxid = x.Zxid
-		}
+		t.raiseCversion(t.node(pid), x.Version, x.Zxid)
 		return jute.ErrNodeExists, jute.Stat{}, ev
 	}
 	id := t.addNode(pid, x.Path, x.Data, t.acls.intern(x.ACL), PersistedStat{
 		Czxid: x.Zxid, Mzxid: x.Zxid, Pzxid: x.Zxid,
 		Ctime: x.Time, Mtime: x.Time, Owner: x.Owner,
 	})
-	if p := t.node(pid); x.Version > p.cversion {
-		p.cversion = x.Version
-		p.pzxid = x.Zxid
-	}
+	t.raiseCversion(t.node(pid), x.Version, x.Zxid)
 	n := t.node(id)
 	stat := Node{t, id}.Stat()
 	acl, parentACL := t.acls.get(n.acl), t.acls.get(t.node(pid).acl)
@@ -346,8 +349,8 @@ func (t *Tree) applyDelete(path string, zxid int64, ev []Event) (jute.Err, []Eve
 	if id == 0 {
 		// Replay over a fuzzy snapshot: the child is gone already, but
 		// the parent's pzxid must still advance, as in ZooKeeper.
-		if pid := t.lookup(parentPath); pid != 0 && zxid > t.node(pid).pzxid {
-			t.node(pid).pzxid = zxid
+		if pid := t.lookup(parentPath); pid != 0 {
+			t.raisePzxid(t.node(pid), zxid)
 		}
 		return jute.ErrNoNode, ev
 	}
@@ -363,9 +366,7 @@ func (t *Tree) applyDelete(path string, zxid int64, ev []Event) (jute.Err, []Eve
 		}
 	}
 	p := t.node(pid)
-	if zxid > p.pzxid {
-		p.pzxid = zxid
-	}
+	t.raisePzxid(p, zxid)
 	// The interned list stays intact after release (a new interning gets
 	// a new slice), so the events may keep it.
 	acl, parentACL := t.acls.get(t.node(id).acl), t.acls.get(p.acl)
@@ -388,11 +389,13 @@ func (t *Tree) applySetData(x *Txn, ev []Event) (jute.Err, jute.Stat, []Event) {
 		return jute.ErrNoNode, jute.Stat{}, ev
 	}
 	n := t.node(id)
+	t.unhash(n)
 	t.dataBytes += int64(len(x.Data)) - int64(max(n.dataLen, 0))
 	t.setData(n, x.Data)
 	n.version = x.Version
 	n.mzxid = x.Zxid
 	n.mtime = x.Time
+	t.rehash(n)
 	stat := Node{t, id}.Stat()
 	t.Watches.mu.Lock()
 	at := len(ev)
@@ -408,10 +411,12 @@ func (t *Tree) applySetACL(x *Txn) (jute.Err, jute.Stat) {
 		return jute.ErrNoNode, jute.Stat{}
 	}
 	n := t.node(id)
+	t.unhash(n)
 	old := n.acl
 	n.acl = t.acls.intern(x.ACL)
 	t.acls.release(old)
 	n.aversion = x.Version
+	t.rehash(n)
 	return jute.ErrOK, Node{t, id}.Stat()
 }
 
@@ -424,7 +429,7 @@ func (t *Tree) applyCloseSession(x *Txn, ev []Event) []Event {
 	for _, p := range t.Ephemerals(x.Session) {
 		_, ev = t.applyDelete(p, x.Zxid, ev)
 	}
-	delete(t.sessions, x.Session)
+	t.dropSession(x.Session)
 	return ev
 }
 
@@ -457,6 +462,25 @@ func multiSubOp(op jute.Op) bool {
 		return true
 	}
 	return IsCreate(op)
+}
+
+// raiseCversion moves a parent's cversion (and with it pzxid) forward to a
+// create's, as ZooKeeper's setCversionPzxid does.
+func (t *Tree) raiseCversion(p *node, cversion int32, zxid int64) {
+	if cversion > p.cversion {
+		t.unhash(p)
+		p.cversion, p.pzxid = cversion, zxid
+		t.rehash(p)
+	}
+}
+
+// raisePzxid moves a parent's pzxid forward to a delete's.
+func (t *Tree) raisePzxid(p *node, zxid int64) {
+	if zxid > p.pzxid {
+		t.unhash(p)
+		p.pzxid = zxid
+		t.rehash(p)
+	}
 }
 
 // withACL sets acl on the events appended since at.

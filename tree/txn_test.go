@@ -179,5 +179,8 @@ func FuzzDecodeTxn(f *testing.F) {
 		tr := New()
 		tr.Apply(&x, nil)
 		tr.Apply(&x, nil)
+		if tr.Digest() != tr.computeDigest() {
+			t.Fatalf("after %+v: digest %x, a walk gives %x", x, tr.Digest(), tr.computeDigest())
+		}
 	})
 }

@@ -173,6 +173,12 @@ func printSnapshot(w io.Writer, snapPath string, t *tree.Tree, start int64, show
 	fmt.Fprintf(w, "nodes %d\n", t.NodeCount())
 	fmt.Fprintf(w, "sessions %d\n", len(t.Sessions()))
 	fmt.Fprintf(w, "digest %016x\n", t.Digest())
+	// What the snapshot recorded when it was finished: the digest a
+	// restart checks once its replay reaches endZxid.
+	if c, ok := t.TakeDigestCheck(); ok {
+		fmt.Fprintf(w, "endZxid 0x%x\n", c.Zxid)
+		fmt.Fprintf(w, "endDigest %016x\n", c.Digest)
+	}
 
 	// Depth-first, children sorted: a stack of paths, children pushed in
 	// reverse. Every path on it exists (nothing applies to t meanwhile),
