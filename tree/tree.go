@@ -30,6 +30,7 @@ type Tree struct {
 	lastZxid  int64
 	dataBytes int64
 	digest    uint64       // see Digest
+	digestBuf []byte       // nodeDigest's scratch
 	check     *DigestCheck // the restored snapshot's, until Apply reaches it
 }
 
