@@ -47,6 +47,11 @@ func TestFuzzySnapshotWhileApplying(t *testing.T) {
 			if got.Digest() != live.Digest() {
 				t.Fatalf("snapshot at %v plus replay: digest %x, live tree %x", snap.Zxid, got.Digest(), live.Digest())
 			}
+			// The digest the snapshot recorded at its end held when the
+			// replay got there.
+			if c, ok := got.TakeDigestCheck(); !ok || !c.OK() {
+				t.Fatalf("digest check: %v (taken %v)", c, ok)
+			}
 		})
 	}
 }

@@ -97,6 +97,9 @@ func TestRestoreChecksSnapshotDigest(t *testing.T) {
 			if !strings.Contains(buf.String(), tc.want) || !strings.Contains(buf.String(), name) {
 				t.Fatalf("restore from %s logged:\n%s\nwant %q", name, buf.String(), tc.want)
 			}
+			if want := map[bool]uint64{false: 0, true: 1}[tc.tamper]; got.DigestMismatches() != want {
+				t.Fatalf("%d digest mismatches counted (mntr), want %d", got.DigestMismatches(), want)
+			}
 			if !tc.tamper && got.Digest() != live.Digest() {
 				t.Fatalf("restored digest %x, live %x", got.Digest(), live.Digest())
 			}

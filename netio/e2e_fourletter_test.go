@@ -40,7 +40,7 @@ func TestE2EFourLetterWords(t *testing.T) {
 		{word: "stat", has: []string{"Zookeeper version: ", "Clients:\n /127.0.0.1:", "Mode: " + e2eMode() + "\n", "Node count: "}},
 		{word: "mntr", has: []string{"zk_version\t", "zk_server_state\t" + e2eMode() + "\n", "zk_znode_count\t",
 			"zk_watch_count\t", "zk_ephemerals_count\t1\n", "zk_num_alive_connections\t", "zk_outstanding_requests\t",
-			"zk_open_file_descriptor_count\t", "zk_max_file_descriptor_count\t"}},
+			"zk_open_file_descriptor_count\t", "zk_max_file_descriptor_count\t", "zk_digest_mismatches_count\t0\n"}},
 		{word: "conf", has: []string{"clientPort=" + port + "\n", "tickTime=100\n", "maxSessionTimeout=2000\n", "minSessionTimeout=200\n"}},
 		{word: "cons", has: []string{" /127.0.0.1:", "sid=" + sid}},
 		{word: "envi", has: []string{"Environment:\n", "zookeeper.version=", "host.name="}},

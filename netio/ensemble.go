@@ -18,6 +18,7 @@ import (
 func (srv *Server) Restore(t *tree.Tree) {
 	srv.treeMu.Lock()
 	t.Watches = srv.tree.Watches // watchers belong to connections, not to data
+	t.AddDigestMismatches(srv.tree.DigestMismatches())
 	srv.tree = t
 	srv.treeMu.Unlock()
 	now := srv.clock.UnixNano()

@@ -275,6 +275,7 @@ func (srv *Server) writeMonitor(b *strings.Builder) {
 	min, max, avg := srv.latencies()
 	srv.treeMu.RLock()
 	nodes, eph, size := srv.tree.NodeCount()+1, srv.tree.EphemeralCount(), srv.tree.DataBytes()
+	mismatches := srv.tree.DigestMismatches()
 	srv.treeMu.RUnlock()
 	watches := srv.watches().Count()
 	var m runtime.MemStats
@@ -300,6 +301,9 @@ func (srv *Server) writeMonitor(b *strings.Builder) {
 		{"zk_uptime", time.Since(srv.started).Milliseconds()},
 		{"zk_go_heap_bytes", m.HeapAlloc},
 		{"zk_max_request_bytes", srv.cfg.MaxRequestBytes},
+		// Snapshot digests that did not match the tree when the replay
+		// reached them (tree.DigestCheck), as ZooKeeper counts its own.
+		{"zk_digest_mismatches_count", mismatches},
 	}
 	for _, l := range lines {
 		fmt.Fprintf(b, "%s\t%v\n", l.k, l.v)

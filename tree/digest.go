@@ -183,6 +183,14 @@ func (t *Tree) TakeDigestCheck() (c DigestCheck, ok bool) {
 	return c, true
 }
 
+// DigestMismatches counts the snapshot digest checks that failed on this
+// tree (and, through AddDigestMismatches, on the trees it replaced).
+func (t *Tree) DigestMismatches() uint64 { return t.mismatches }
+
+// AddDigestMismatches carries a replaced tree's count over, so that the
+// server's count (mntr's zk_digest_mismatches_count) is the process's.
+func (t *Tree) AddDigestMismatches(n uint64) { t.mismatches += n }
+
 // DropDigestCheck forgets the check, settled or not: a caller that has
 // reported a pending one at the end of its replay stops it from being
 // compared with whatever later comes at its zxid.
@@ -198,6 +206,9 @@ func (t *Tree) checkDigest() {
 	case c == nil || c.Checked || c.Skipped || t.lastZxid < c.Zxid:
 	case t.lastZxid == c.Zxid:
 		c.Got, c.Checked = t.digest, true
+		if !c.OK() {
+			t.mismatches++
+		}
 	default:
 		c.Skipped = true
 	}

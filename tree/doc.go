@@ -26,7 +26,9 @@
 //  5. Recovery uses RestoreSnapshot, then applies the log from the
 //     snapshot's start zxid: replaying txns the snapshot already holds is
 //     safe (see Apply), and Digest tells whether two trees hold the same
-//     state.
+//     state. The snapshot records the digest at the zxid it ended at;
+//     Apply compares it when the replay gets there, and TakeDigestCheck
+//     tells the caller how that went.
 //
 // # Invariants
 //
@@ -76,6 +78,7 @@
 // misses; the map-based tree before took about 390). Apply of a setData
 // is a lookup, a blob from the free list and a copy (no allocation
 // without watches); a create adds a slab slot, a blob and an index slot.
-// Prepare costs a few lookups and about six small allocations. Digest
-// walks everything.
+// Prepare costs a few lookups and about six small allocations. Digest is
+// kept up to date as Apply goes: each change hashes the nodes it touches
+// before and after (about 80 ns for a node of 1 KB).
 package tree

@@ -666,6 +666,9 @@ func TestRestoreSnapshotDigest(t *testing.T) {
 		if _, again := tr.TakeDigestCheck(); again {
 			t.Fatalf("%s: the check was taken twice", tc.name)
 		}
+		if want := map[bool]uint64{true: 0, false: 1}[tc.ok]; tr.DigestMismatches() != want {
+			t.Fatalf("%s: %d mismatches counted, want %d", tc.name, tr.DigestMismatches(), want)
+		}
 	}
 	// A log that skips the end zxid leaves nothing to compare.
 	tr, _ = restore(t, body(end(8, DigestVersion, digest)))

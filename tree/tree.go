@@ -32,6 +32,9 @@ type Tree struct {
 	digest    uint64       // see Digest
 	digestBuf []byte       // nodeDigest's scratch
 	check     *DigestCheck // the restored snapshot's, until Apply reaches it
+	// mismatches counts the checks that failed, for mntr's
+	// zk_digest_mismatches_count.
+	mismatches uint64
 }
 
 // newEmpty returns a tree without any node, not even "/": New adds the
