@@ -46,9 +46,9 @@ func (t *Tree) computeDigest() uint64 {
 }
 
 // nodeDigest is a node's share of Digest: CRC-32C (hardware on amd64 and
-// arm64, a few tens of nanoseconds for a kilobyte, which a setData pays
-// twice) over a fixed encoding, spread over 64 bits by mix64 so that sums
-// of many do not cancel out.
+// arm64; about 80 ns for a node of 1 KB, which a setData pays twice,
+// BenchmarkNodeDigest1KB) over a fixed encoding, spread over 64 bits by
+// mix64 so that sums of many do not cancel out.
 func (t *Tree) nodeDigest(n *node) uint64 {
 	path := t.pathView(n)
 	b := append(t.digestBuf[:0], 'n')
